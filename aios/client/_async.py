@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import grpc
+
+from aios.client import _types as t
+from aios.client._base import _CHANNEL_OPTIONS, BaseClient, Op, Stubs, map_errors
+
+__all__ = ["AsyncClient"]
+
+
+class AsyncClient(BaseClient):
+    """asyncio client with the same methods as Client, awaited."""
+
+    def __init__(self, target: str | None = None, token: str | None = None, **kwargs: Any) -> None:
+        super().__init__(target, token, **kwargs)
+        self._channel = grpc.aio.insecure_channel(self.target, options=_CHANNEL_OPTIONS)
+        self._stubs = Stubs(self._channel)
+
+    def as_agent(self, agent_id: str) -> AsyncClient:
+        """A client for the admin acting in `agent_id`'s namespace, sharing this connection."""
+        other = AsyncClient.__new__(AsyncClient)
+        BaseClient.__init__(other, self.target, self._token, timeout=self.timeout, act_as=agent_id,
+                            priority=self._priority)  # fmt: skip
+        other._channel, other._stubs = self._channel, self._stubs
+        return other
+
+    async def _call(self, op: Op) -> Any:
+        with map_errors():
+            return op.parse(await op.method(op.request, metadata=self._metadata, timeout=self.timeout))
+
+    async def close(self) -> None:
+        await self._channel.close()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def whoami(self) -> t.Identity:
+        return await self._call(self._whoami())
+
+    async def add_note(self, content: str, metadata: Mapping[str, str] | None = None) -> t.Note:
+        return await self._call(self._add_note(content, metadata))
+
+    async def add_notes(self, notes: list[str | tuple[str, Mapping[str, str]]]) -> list[t.Note]:
+        return await self._call(self._add_notes(notes))
+
+    async def get_note(self, note_id: str) -> t.Note:
+        return await self._call(self._get_note(note_id))
+
+    async def delete_note(self, note_id: str) -> None:
+        await self._call(self._delete_note(note_id))
+
+    async def search(self, query: str, k: int = 10) -> list[t.SearchHit]:
+        return await self._call(self._search(query, k))
+
+    async def create_agent(self, name: str) -> t.AgentCredentials:
+        return await self._call(self._create_agent(name))
+
+    async def list_agents(self, include_revoked: bool = False) -> list[t.Agent]:
+        return await self._call(self._list_agents(include_revoked))
+
+    async def revoke_agent(self, agent_id: str) -> t.Agent:
+        return await self._call(self._revoke_agent(agent_id))
+
+    async def ps(self, agent_id: str | None = None, limit: int = 50) -> list[t.Syscall]:
+        return await self._call(self._ps(agent_id, limit))
+
+    async def stats(self) -> t.KernelStats:
+        return await self._call(self._stats())
+
+    async def status(self, subsystem: str) -> t.SubsystemStatus:
+        return await self._call(self._status(subsystem))
+
+    async def reindex(self, agent_id: str | None = None) -> AsyncIterator[t.ReindexProgress]:
+        op = self._reindex(agent_id)
+        with map_errors():
+            async for message in op.method(op.request, metadata=self._metadata, timeout=None):
+                yield op.parse(message)

@@ -1,0 +1,211 @@
+"""What Client and AsyncClient share: targets, metadata, request building, reply conversion, errors.
+
+Each operation is built once here as (stub method, request, parser); the two clients only differ in
+how they make the call (httpx's BaseClient / Client / AsyncClient split).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime
+from typing import Any, NamedTuple
+
+import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from aios._proto.aios.v1 import (
+    admin_pb2,
+    admin_pb2_grpc,
+    common_pb2,
+    context_pb2_grpc,
+    files_pb2_grpc,
+    llm_pb2_grpc,
+    memory_pb2,
+    memory_pb2_grpc,
+)
+from aios.client import _types as t
+from aios.config import DEFAULT_PORT
+from aios.errors import AiosError, error_for_code
+
+DEFAULT_TARGET = f"127.0.0.1:{DEFAULT_PORT}"
+_CHANNEL_OPTIONS = [
+    ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+    ("grpc.max_send_message_length", 64 * 1024 * 1024),
+]
+
+
+class Op(NamedTuple):
+    method: Any
+    request: Any
+    parse: Callable[[Any], Any]
+
+
+@contextlib.contextmanager
+def map_errors() -> Iterator[None]:
+    """Turn grpc.RpcError into the aios error tree; nothing else escapes."""
+    try:
+        yield
+    except grpc.RpcError as exc:
+        code = exc.code() if hasattr(exc, "code") else None
+        details = exc.details() if hasattr(exc, "details") else str(exc)
+        raise error_for_code(code.name if code else "UNKNOWN", details or "") from None
+
+
+class Stubs:
+    def __init__(self, channel: Any) -> None:
+        self.admin = admin_pb2_grpc.AdminServiceStub(channel)
+        self.memory = memory_pb2_grpc.MemoryServiceStub(channel)
+        self.files = files_pb2_grpc.FileServiceStub(channel)
+        self.context = context_pb2_grpc.ContextServiceStub(channel)
+        self.llm = llm_pb2_grpc.LLMServiceStub(channel)
+
+
+class BaseClient:
+    def __init__(
+        self,
+        target: str | None = None,
+        token: str | None = None,
+        *,
+        timeout: float | None = 60.0,
+        act_as: str | None = None,
+        priority: int | None = None,
+    ) -> None:
+        self.target = target or os.environ.get("AIOS_TARGET") or DEFAULT_TARGET
+        token = token or os.environ.get("AIOS_TOKEN")
+        if not token:
+            raise AiosError("no token: pass token= or set AIOS_TOKEN")
+        self.timeout = timeout
+        self._token = token
+        self._act_as = act_as
+        self._priority = priority
+        metadata = [("authorization", f"Bearer {token}")]
+        if act_as:
+            metadata.append(("x-aios-act-as", act_as))
+        if priority is not None:
+            metadata.append(("x-aios-priority", str(priority)))
+        self._metadata = tuple(metadata)
+
+    # -- operations: one builder per syscall -------------------------------------------------------
+
+    def _whoami(self) -> Op:
+        return Op(self._stubs.admin.GetIdentity, admin_pb2.GetIdentityRequest(), _identity)
+
+    def _add_note(self, content: str, metadata: Mapping[str, str] | None) -> Op:
+        note = memory_pb2.NewNote(content=content, metadata=dict(metadata or {}))
+        return Op(self._stubs.memory.AddNote, memory_pb2.AddNoteRequest(note=note), _note)
+
+    def _add_notes(self, notes: list[str | tuple[str, Mapping[str, str]]]) -> Op:
+        msgs = [
+            memory_pb2.NewNote(content=n) if isinstance(n, str) else memory_pb2.NewNote(content=n[0], metadata=n[1])
+            for n in notes
+        ]
+        return Op(
+            self._stubs.memory.AddNotes,
+            memory_pb2.AddNotesRequest(notes=msgs),
+            lambda r: [_note(n) for n in r.notes],
+        )
+
+    def _get_note(self, note_id: str) -> Op:
+        return Op(self._stubs.memory.GetNote, memory_pb2.GetNoteRequest(id=note_id), _note)
+
+    def _delete_note(self, note_id: str) -> Op:
+        return Op(self._stubs.memory.DeleteNote, memory_pb2.DeleteNoteRequest(id=note_id), lambda r: None)
+
+    def _search(self, query: str, k: int) -> Op:
+        return Op(
+            self._stubs.memory.SearchNotes,
+            memory_pb2.SearchNotesRequest(query=query, k=k),
+            lambda r: [t.SearchHit(_note(h.note), h.score) for h in r.hits],
+        )
+
+    def _create_agent(self, name: str) -> Op:
+        return Op(
+            self._stubs.admin.CreateAgent,
+            admin_pb2.CreateAgentRequest(name=name),
+            lambda r: t.AgentCredentials(_agent(r.agent), r.token),
+        )
+
+    def _list_agents(self, include_revoked: bool) -> Op:
+        return Op(
+            self._stubs.admin.ListAgents,
+            admin_pb2.ListAgentsRequest(include_revoked=include_revoked),
+            lambda r: [_agent(a) for a in r.agents],
+        )
+
+    def _revoke_agent(self, agent_id: str) -> Op:
+        return Op(self._stubs.admin.RevokeAgent, admin_pb2.RevokeAgentRequest(agent_id=agent_id), _agent)
+
+    def _ps(self, agent_id: str | None, limit: int) -> Op:
+        return Op(
+            self._stubs.admin.ListSyscalls,
+            admin_pb2.ListSyscallsRequest(agent_id=agent_id or "", limit=limit),
+            lambda r: [_syscall(s) for s in r.syscalls],
+        )
+
+    def _stats(self) -> Op:
+        return Op(self._stubs.admin.GetStats, admin_pb2.GetStatsRequest(), _stats)
+
+    def _reindex(self, agent_id: str | None) -> Op:
+        return Op(
+            self._stubs.admin.Reindex,
+            admin_pb2.ReindexRequest(agent_id=agent_id or ""),
+            lambda r: t.ReindexProgress(r.done, r.total),
+        )
+
+    def _status(self, subsystem: str) -> Op:
+        stubs = {"files": self._stubs.files, "context": self._stubs.context, "llm": self._stubs.llm}
+        if subsystem not in stubs:
+            raise AiosError(f"unknown subsystem {subsystem!r}; one of {', '.join(stubs)}")
+        return Op(
+            stubs[subsystem].GetStatus,
+            common_pb2.GetStatusRequest(),
+            lambda r: t.SubsystemStatus(r.name, r.available, r.detail),
+        )
+
+    _stubs: Stubs
+
+
+# -- conversions from protobuf -----------------------------------------------------------------
+
+
+def _time(ts: Timestamp) -> datetime:
+    return ts.ToDatetime().astimezone()
+
+
+def _opt_time(msg: Any, field: str) -> datetime | None:
+    return _time(getattr(msg, field)) if msg.HasField(field) else None
+
+
+def _note(n: memory_pb2.Note) -> t.Note:
+    return t.Note(n.id, n.agent_id, n.content, dict(n.metadata), _time(n.created_at))
+
+
+def _identity(r: admin_pb2.Identity) -> t.Identity:
+    return t.Identity(r.agent_id, r.name, r.is_admin)
+
+
+def _agent(a: admin_pb2.Agent) -> t.Agent:
+    return t.Agent(a.id, a.name, _time(a.created_at), _opt_time(a, "revoked_at"))
+
+
+def _syscall(s: admin_pb2.Syscall) -> t.Syscall:
+    status = admin_pb2.SyscallStatus.Name(s.status).removeprefix("SYSCALL_STATUS_").lower()
+    return t.Syscall(
+        s.id, s.agent_id, s.kind, s.resource, s.priority, status, s.error, _time(s.created_at),
+        _opt_time(s, "started_at"), _opt_time(s, "finished_at"), _opt_time(s, "deadline"),
+    )  # fmt: skip
+
+
+def _stats(r: admin_pb2.KernelStats) -> t.KernelStats:
+    return t.KernelStats(
+        queues=[t.QueueStats(q.resource, q.queued, q.running, q.capacity, q.workers) for q in r.queues],
+        agents=[
+            t.AgentStats(a.agent_id, a.syscalls, a.failed, a.mean_waiting_ms, a.mean_turnaround_ms, a.p95_turnaround_ms)
+            for a in r.agents
+        ],  # fmt: skip
+        notes=r.notes,
+        agents_registered=r.agents_registered,
+        uptime_s=r.uptime_s,
+    )

@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import grpc
+
+from aios.client import _types as t
+from aios.client._base import _CHANNEL_OPTIONS, BaseClient, Op, Stubs, map_errors
+
+__all__ = ["Client"]
+
+
+class Client(BaseClient):
+    """Blocking client. `Client(target, token)`; token defaults to $AIOS_TOKEN, target to $AIOS_TARGET."""
+
+    def __init__(self, target: str | None = None, token: str | None = None, **kwargs: Any) -> None:
+        super().__init__(target, token, **kwargs)
+        self._channel = grpc.insecure_channel(self.target, _CHANNEL_OPTIONS)
+        self._stubs = Stubs(self._channel)
+
+    def as_agent(self, agent_id: str) -> Client:
+        """A client for the admin acting in `agent_id`'s namespace, sharing this connection."""
+        other = Client.__new__(Client)
+        BaseClient.__init__(other, self.target, self._token, timeout=self.timeout, act_as=agent_id,
+                            priority=self._priority)  # fmt: skip
+        other._channel, other._stubs = self._channel, self._stubs
+        return other
+
+    def _call(self, op: Op) -> Any:
+        with map_errors():
+            return op.parse(op.method(op.request, metadata=self._metadata, timeout=self.timeout))
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def whoami(self) -> t.Identity:
+        return self._call(self._whoami())
+
+    def add_note(self, content: str, metadata: Mapping[str, str] | None = None) -> t.Note:
+        return self._call(self._add_note(content, metadata))
+
+    def add_notes(self, notes: list[str | tuple[str, Mapping[str, str]]]) -> list[t.Note]:
+        return self._call(self._add_notes(notes))
+
+    def get_note(self, note_id: str) -> t.Note:
+        return self._call(self._get_note(note_id))
+
+    def delete_note(self, note_id: str) -> None:
+        self._call(self._delete_note(note_id))
+
+    def search(self, query: str, k: int = 10) -> list[t.SearchHit]:
+        return self._call(self._search(query, k))
+
+    def create_agent(self, name: str) -> t.AgentCredentials:
+        return self._call(self._create_agent(name))
+
+    def list_agents(self, include_revoked: bool = False) -> list[t.Agent]:
+        return self._call(self._list_agents(include_revoked))
+
+    def revoke_agent(self, agent_id: str) -> t.Agent:
+        return self._call(self._revoke_agent(agent_id))
+
+    def ps(self, agent_id: str | None = None, limit: int = 50) -> list[t.Syscall]:
+        return self._call(self._ps(agent_id, limit))
+
+    def stats(self) -> t.KernelStats:
+        return self._call(self._stats())
+
+    def status(self, subsystem: str) -> t.SubsystemStatus:
+        return self._call(self._status(subsystem))
+
+    def reindex(self, agent_id: str | None = None) -> Iterator[t.ReindexProgress]:
+        op = self._reindex(agent_id)
+        with map_errors():
+            for message in op.method(op.request, metadata=self._metadata, timeout=None):
+                yield op.parse(message)

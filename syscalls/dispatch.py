@@ -1,0 +1,158 @@
+"""The one path every syscall takes: authenticate, admit a record, queue, run, translate errors.
+
+Servicer methods are plain functions `(self, request, caller) -> response`, decorated with `unary` or
+`server_stream`; the decorator runs them on their resource's queue and owns every gRPC status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import functools
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+
+from agents import AgentService, Principal
+from aios.errors import (
+    AiosError,
+    FailedPrecondition,
+    InvalidArgument,
+    PermissionDenied,
+    Unauthenticated,
+)
+from syscalls.queues import Job, ResourceQueue
+from syscalls.records import SyscallTable
+
+__all__ = ["Access", "Caller", "SyscallRuntime", "server_stream", "unary"]
+
+log = logging.getLogger("aios.syscalls")
+
+DEFAULT_PRIORITY = 5
+ACT_AS = "x-aios-act-as"
+PRIORITY = "x-aios-priority"
+
+
+class Access(enum.Enum):
+    AGENT = "agent"  # runs in an agent's namespace: an agent, or the admin acting as one
+    ADMIN = "admin"  # admin token only
+    ANY = "any"  # any valid token
+
+
+@dataclass(frozen=True)
+class Caller:
+    principal: Principal
+    job: Job
+
+    @property
+    def agent_id(self) -> str:
+        return self.principal.agent_id
+
+
+class SyscallRuntime:
+    """What the decorators need: identities, the syscall table and the per-resource queues."""
+
+    def __init__(self, agents: AgentService, table: SyscallTable, queues: dict[str, ResourceQueue]):
+        self.agents = agents
+        self.table = table
+        self.queues = queues
+
+    async def _principal(self, metadata: dict[str, str], access: Access) -> Principal:
+        header = metadata.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if header and scheme.lower() != "bearer":
+            raise Unauthenticated("authorization metadata must be 'Bearer <token>'")
+        principal = self.agents.cached(token.strip()) if token else None
+        if principal is None:
+            principal = await asyncio.to_thread(self.agents.authenticate, token.strip())
+        if access is Access.ADMIN and not principal.is_admin:
+            raise PermissionDenied("this syscall needs the admin token")
+        act_as = metadata.get(ACT_AS)
+        if act_as and access is Access.AGENT:
+            if not principal.is_admin:
+                raise PermissionDenied(f"only the admin may send {ACT_AS}")
+            agent = await asyncio.to_thread(self.agents.get, act_as)
+            if agent.revoked:
+                raise FailedPrecondition(f"agent {act_as} is revoked")
+            return Principal(agent.id, agent.name)
+        if access is Access.AGENT and principal.is_admin:
+            raise FailedPrecondition(f"the admin has no namespace of its own: send {ACT_AS}: <agent id>")
+        return principal
+
+    async def admit(self, context: grpc.aio.ServicerContext, kind: str, resource: str, access: Access):  # type: ignore[no-untyped-def]
+        metadata = {k: v for k, v in context.invocation_metadata() or () if isinstance(v, str)}
+        principal = await self._principal(metadata, access)
+        priority = _priority(metadata.get(PRIORITY))
+        record = self.table.admit(principal.agent_id, kind, resource, priority, context.time_remaining())
+        return principal, record, self.queues[resource]
+
+
+def _priority(raw: str | None) -> int:
+    if raw is None:
+        return DEFAULT_PRIORITY
+    if not raw.isdigit() or not 0 <= int(raw) <= 9:
+        raise InvalidArgument(f"{PRIORITY} must be an integer 0-9 (9 runs first), got {raw!r}")
+    return int(raw)
+
+
+async def _abort(context: grpc.aio.ServicerContext, kind: str, exc: Exception) -> None:
+    if isinstance(exc, AiosError):
+        await context.abort(grpc.StatusCode[exc.code], exc.message)
+    log.exception("syscall %s failed with a bug", kind, exc_info=exc)
+    await context.abort(grpc.StatusCode.INTERNAL, f"internal error in {kind}; see the kernel log")
+
+
+def unary(kind: str, resource: str, access: Access = Access.AGENT) -> Callable[..., Any]:
+    def decorate(fn: Callable[[Any, Any, Caller], Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        async def handler(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
+            try:
+                principal, record, queue = await self.runtime.admit(context, kind, resource, access)
+                return await queue.run(record, lambda job: fn(self, request, Caller(principal, job)))
+            except Exception as exc:
+                await _abort(context, kind, exc)
+
+        return handler
+
+    return decorate
+
+
+def server_stream(kind: str, resource: str, access: Access = Access.AGENT) -> Callable[..., Any]:
+    """For `fn(self, request, caller, emit)`: every message passed to `emit` is streamed as produced."""
+
+    def decorate(fn: Callable[[Any, Any, Caller, Callable[[Any], None]], Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        async def handler(self: Any, request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            task: asyncio.Future[Any] | None = None
+            try:
+                principal, record, queue = await self.runtime.admit(context, kind, resource, access)
+                loop = asyncio.get_running_loop()
+                out: asyncio.Queue[Any] = asyncio.Queue()
+
+                def emit(message: Any) -> None:
+                    loop.call_soon_threadsafe(out.put_nowait, message)
+
+                task = asyncio.ensure_future(
+                    queue.run(record, lambda job: fn(self, request, Caller(principal, job), emit))
+                )
+                while not (task.done() and out.empty()):
+                    getter = asyncio.ensure_future(out.get())
+                    await asyncio.wait({getter, task}, return_when=asyncio.FIRST_COMPLETED)
+                    if getter.done():
+                        yield getter.result()
+                    else:
+                        getter.cancel()
+                        await asyncio.sleep(0)  # let emits scheduled before the end land in `out`
+                task.result()
+            except Exception as exc:
+                await _abort(context, kind, exc)
+            finally:
+                if task is not None and not task.done():
+                    task.cancel()
+
+        return handler
+
+    return decorate

@@ -1,0 +1,151 @@
+"""gRPC servicers: each method converts the request, calls one subsystem service, converts the reply."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from agents import AgentService
+from aios._proto.aios.v1 import (
+    admin_pb2,
+    admin_pb2_grpc,
+    common_pb2,
+    context_pb2_grpc,
+    files_pb2_grpc,
+    llm_pb2_grpc,
+    memory_pb2,
+    memory_pb2_grpc,
+)
+from aios.errors import InvalidArgument
+from memory import MemoryService
+from syscalls import convert
+from syscalls.dispatch import Access, Caller, SyscallRuntime, server_stream, unary
+
+__all__ = ["AdminServicer", "MemoryServicer", "unavailable_servicers"]
+
+_DEFAULT_K = 10
+_MAX_PS = 1000
+
+
+class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
+    def __init__(self, runtime: SyscallRuntime, agents: AgentService, memory: MemoryService) -> None:
+        self.runtime = runtime
+        self._agents = agents
+        self._memory = memory
+        self._started = time.time()
+
+    @unary("admin.identity", "admin", Access.ANY)
+    def GetIdentity(self, request: admin_pb2.GetIdentityRequest, caller: Caller) -> admin_pb2.Identity:
+        p = caller.principal
+        return admin_pb2.Identity(agent_id="" if p.is_admin else p.agent_id, name=p.name, is_admin=p.is_admin)
+
+    @unary("admin.create_agent", "admin", Access.ADMIN)
+    def CreateAgent(self, request: admin_pb2.CreateAgentRequest, caller: Caller) -> Any:
+        agent, token = self._agents.create(request.name)
+        return admin_pb2.CreateAgentResponse(agent=convert.to_proto_agent(agent), token=token)
+
+    @unary("admin.list_agents", "admin", Access.ADMIN)
+    def ListAgents(self, request: admin_pb2.ListAgentsRequest, caller: Caller) -> Any:
+        agents = self._agents.list(include_revoked=request.include_revoked)
+        return admin_pb2.ListAgentsResponse(agents=[convert.to_proto_agent(a) for a in agents])
+
+    @unary("admin.revoke_agent", "admin", Access.ADMIN)
+    def RevokeAgent(self, request: admin_pb2.RevokeAgentRequest, caller: Caller) -> admin_pb2.Agent:
+        _require(request.agent_id, "agent_id")
+        return convert.to_proto_agent(self._agents.revoke(request.agent_id))
+
+    @unary("admin.ps", "admin", Access.ADMIN)
+    def ListSyscalls(self, request: admin_pb2.ListSyscallsRequest, caller: Caller) -> Any:
+        if request.limit > _MAX_PS:
+            raise InvalidArgument(f"limit must be at most {_MAX_PS}")
+        records = self.runtime.table.recent(request.agent_id or None, request.limit or 50)
+        return admin_pb2.ListSyscallsResponse(syscalls=[convert.to_proto_syscall(r) for r in records])
+
+    @unary("admin.stats", "admin", Access.ADMIN)
+    def GetStats(self, request: admin_pb2.GetStatsRequest, caller: Caller) -> admin_pb2.KernelStats:
+        queues = [
+            admin_pb2.QueueStats(
+                resource=q.name, queued=q.queued, running=q.running, capacity=q.capacity, workers=q.workers
+            )
+            for q in self.runtime.queues.values()
+        ]
+        return admin_pb2.KernelStats(
+            queues=queues,
+            agents=[convert.to_proto_agent_metrics(m) for m in self.runtime.table.metrics()],
+            notes=self._memory.count(),
+            agents_registered=self._agents.count(),
+            uptime_s=time.time() - self._started,
+        )
+
+    @server_stream("admin.reindex", "memory", Access.ADMIN)
+    def Reindex(self, request: admin_pb2.ReindexRequest, caller: Caller, emit: Callable[[Any], None]) -> None:
+        agent_id = request.agent_id or None
+        if agent_id is not None:
+            self._agents.get(agent_id)
+        emit(admin_pb2.ReindexProgress(done=0, total=self._memory.count(agent_id)))
+        self._memory.reindex(
+            agent_id,
+            progress=lambda done, total: emit(admin_pb2.ReindexProgress(done=done, total=total)),
+            should_stop=caller.job.stopped,
+        )
+
+
+class MemoryServicer(memory_pb2_grpc.MemoryServiceServicer):
+    def __init__(self, runtime: SyscallRuntime, memory: MemoryService) -> None:
+        self.runtime = runtime
+        self._memory = memory
+
+    @unary("memory.add", "memory")
+    def AddNote(self, request: memory_pb2.AddNoteRequest, caller: Caller) -> memory_pb2.Note:
+        (note,) = self._memory.add(caller.agent_id, [convert.from_proto_new_note(request.note)])
+        return convert.to_proto_note(note)
+
+    @unary("memory.add_batch", "memory")
+    def AddNotes(self, request: memory_pb2.AddNotesRequest, caller: Caller) -> Any:
+        notes = self._memory.add(caller.agent_id, [convert.from_proto_new_note(n) for n in request.notes])
+        return memory_pb2.AddNotesResponse(notes=[convert.to_proto_note(n) for n in notes])
+
+    @unary("memory.get", "memory")
+    def GetNote(self, request: memory_pb2.GetNoteRequest, caller: Caller) -> memory_pb2.Note:
+        return convert.to_proto_note(self._memory.get(caller.agent_id, request.id))
+
+    @unary("memory.delete", "memory")
+    def DeleteNote(self, request: memory_pb2.DeleteNoteRequest, caller: Caller) -> Any:
+        self._memory.delete(caller.agent_id, request.id)
+        return memory_pb2.DeleteNoteResponse()
+
+    @unary("memory.search", "memory")
+    def SearchNotes(self, request: memory_pb2.SearchNotesRequest, caller: Caller) -> Any:
+        hits = self._memory.search(caller.agent_id, request.query, request.k or _DEFAULT_K)
+        return memory_pb2.SearchNotesResponse(hits=[convert.to_proto_search_hit(h) for h in hits])
+
+
+def _require(value: str, name: str) -> None:
+    if not value:
+        raise InvalidArgument(f"{name} is required")
+
+
+def _status_servicer(base: type, name: str, resource: str, detail: str) -> type:
+    @unary(f"{resource}.status", resource, Access.ANY)
+    def GetStatus(self: Any, request: common_pb2.GetStatusRequest, caller: Caller) -> Any:
+        return common_pb2.SubsystemStatus(name=name, available=False, detail=detail)
+
+    def __init__(self: Any, runtime: SyscallRuntime) -> None:
+        self.runtime = runtime
+
+    return type(f"{base.__name__}Impl", (base,), {"__init__": __init__, "GetStatus": GetStatus})
+
+
+def unavailable_servicers(runtime: SyscallRuntime) -> list[tuple[Any, Callable[..., None]]]:
+    """Subsystems whose syscalls have not landed yet: they answer GetStatus with available=false."""
+    specs = [
+        (files_pb2_grpc, "FileService", "files", "fs", "the semantic file system is not in this kernel yet"),
+        (context_pb2_grpc, "ContextService", "context", "context", "context paging is not in this kernel yet"),
+        (llm_pb2_grpc, "LLMService", "llm", "llm", "no LLM backend is configured in this kernel yet"),
+    ]
+    return [
+        (_status_servicer(getattr(mod, f"{svc}Servicer"), name, res, detail)(runtime),
+         getattr(mod, f"add_{svc}Servicer_to_server"))
+        for mod, svc, name, res, detail in specs
+    ]  # fmt: skip
