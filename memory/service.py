@@ -17,6 +17,7 @@ from aios.config import LimitsConfig
 from aios.embeddings import Embedder
 from aios.errors import InvalidArgument, NotFound
 from aios.vectors import VectorIndex
+from agents._schema import agents
 from memory._schema import notes
 from memory.models import NewNote, Note, RepairReport, SearchHit
 
@@ -115,10 +116,13 @@ class MemoryService:
         """Make the vector index hold exactly the notes in SQL: embed what is missing, drop extras."""
         with self._engine.connect() as conn:
             rows = conn.execute(sa.select(notes.c.id, notes.c.agent_id)).all()
+            known_agents = set(conn.execute(sa.select(agents.c.id)).scalars())
         in_sql: dict[str, set[str]] = {}
         for row in rows:
             in_sql.setdefault(row.agent_id, set()).add(row.id)
-        indexed_agents = {name.removeprefix(_PREFIX) for name in self._vectors.names(_PREFIX)}
+        # Collections of agents this database does not know may belong to another kernel sharing the
+        # Chroma server: leave them alone.
+        indexed_agents = {name.removeprefix(_PREFIX) for name in self._vectors.names(_PREFIX)} & known_agents
         added = removed = 0
         for agent_id in sorted(indexed_agents | set(in_sql)):
             want = in_sql.get(agent_id, set())
@@ -142,7 +146,8 @@ class MemoryService:
             query = query.where(notes.c.agent_id == agent_id)
         with self._engine.connect() as conn:
             rows = conn.execute(query).all()
-        targets = [agent_id] if agent_id else [n.removeprefix(_PREFIX) for n in self._vectors.names(_PREFIX)]
+            known_agents = list(conn.execute(sa.select(agents.c.id)).scalars())
+        targets = [agent_id] if agent_id else known_agents
         for target in targets:
             self._vectors.drop(_collection(target))
         done = 0

@@ -1,0 +1,147 @@
+"""Shared fixtures: the real embedding model, real PostgreSQL and a real Chroma server, and kernels."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from aios.config import KernelConfig, QueueConfig, load_config  # noqa: E402
+from aios.embeddings import Embedder  # noqa: E402
+from aios.kernel import Kernel  # noqa: E402
+
+PG_ADMIN_URL = os.environ.get("AIOS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+BACKENDS = ["sqlite", "postgres", "chroma-server"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    return Embedder()
+
+
+class PostgresDatabases:
+    """Creates a fresh database per use on the test server and drops them all at the end."""
+
+    def __init__(self) -> None:
+        self._created: list[str] = []
+
+    def new(self) -> str:
+        name = f"aios_test_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        self._created.append(name)
+        base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
+        return f"{base}/{name}"
+
+    def drop_all(self) -> None:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            for name in self._created:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresDatabases]:
+    dbs = PostgresDatabases()
+    yield dbs
+    dbs.drop_all()
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real `chroma run` server, as users run it to scale out."""
+    import chromadb
+
+    port = free_port()
+    path = tmp_path_factory.mktemp("chroma-server")
+    chroma = shutil.which("chroma", path=str(Path(sys.executable).parent)) or "chroma"
+    log = open(path / "server.log", "w")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [chroma, "run", "--path", str(path / "data"), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    deadline = time.time() + 60
+    while True:
+        try:
+            chromadb.HttpClient(host="127.0.0.1", port=port).heartbeat()
+            break
+        except Exception:
+            if proc.poll() is not None or time.time() > deadline:
+                proc.kill()
+                raise RuntimeError(f"chroma server did not start: {(path / 'server.log').read_text()[-2000:]}")
+            time.sleep(0.3)
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(10)
+    log.close()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest, postgres: PostgresDatabases) -> dict[str, str | None]:
+    """database_url and chroma_url for each storage mode: the same tests run against all of them."""
+    if request.param == "postgres":
+        return {"database_url": postgres.new(), "chroma_url": None}
+    if request.param == "chroma-server":
+        return {"database_url": None, "chroma_url": request.getfixturevalue("chroma_server")}
+    return {"database_url": None, "chroma_url": None}
+
+
+class ThreadedKernel:
+    """An in-process kernel on port 0, its event loop on a background thread, for sync tests."""
+
+    def __init__(self, config: KernelConfig, embedder: Embedder) -> None:
+        self.kernel = Kernel(config, embedder=embedder)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+
+    def __enter__(self) -> Kernel:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self.kernel.start(), self._loop).result(120)
+        return self.kernel
+
+    def __exit__(self, *exc: object) -> None:
+        asyncio.run_coroutine_threadsafe(self.kernel.stop(grace_s=1), self._loop).result(60)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+
+def kernel_config(data_dir: Path, **kwargs) -> KernelConfig:  # type: ignore[no-untyped-def]
+    queues = kwargs.pop("queues", None)
+    config = load_config(env={}, data_dir=data_dir, port=0, **kwargs)
+    if queues:
+        config = KernelConfig(**{**config.__dict__, "queues": {**config.queues, **queues}})
+    return config
+
+
+@pytest.fixture
+def kernel(tmp_path: Path, embedder: Embedder, backend: dict[str, str | None]) -> Iterator[Kernel]:
+    with ThreadedKernel(kernel_config(tmp_path / "data", **backend), embedder) as k:
+        yield k
+
+
+@pytest.fixture
+def sqlite_kernel(tmp_path: Path, embedder: Embedder) -> Iterator[Kernel]:
+    with ThreadedKernel(kernel_config(tmp_path / "data"), embedder) as k:
+        yield k
+
+
+__all__ = ["QueueConfig", "ThreadedKernel", "free_port", "kernel_config"]
