@@ -1,0 +1,726 @@
+#!/usr/bin/env python
+"""Kernel benchmark: batch add throughput and search latency over gRPC, against the same work in-process.
+
+One run measures, on the same machine and the same texts:
+
+1. batch add: N notes through a kernel subprocess (`aios serve`) with the SDK's `Client.add_notes`, in
+   batches of 250, versus the same texts encoded in-process with sentence-transformers (the kernel's
+   model, batch_size=64, normalize_embeddings=True) and upserted into an embedded Chroma collection;
+2. search: Q sequential single queries, k=10, `Client.search` versus encode + `collection.query`, over the
+   same N notes, after a few uncounted warm-up queries.
+
+Kernel and in-process phases never overlap: the kernel is idle while the in-process baseline runs. Each
+phase records wall time, the CPU time of the kernel process and of this process, and the CPU time the rest
+of the machine used meanwhile (from /proc/stat), so a noisy neighbour shows in the result.
+
+Writes the JSON result (default bench/results/kernel.json) and regenerates the
+`## Kernel: batch add and search` section of docs/benchmarks.md from it.
+
+    .venv/bin/python bench/kernel.py                     # the full run (`make bench`)
+    .venv/bin/python bench/kernel.py --notes 1000 --queries 30 --out /tmp/kernel-small.json
+    .venv/bin/python bench/kernel.py --docs-only         # rewrite the docs section from the JSON
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import lzma
+import os
+import platform
+import re
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = Path("/work/shared/data/longmemeval-dev")
+DEFAULT_OUT = ROOT / "bench" / "results" / "kernel.json"
+DEFAULT_DOCS = ROOT / "docs" / "benchmarks.md"
+SECTION = "## Kernel: batch add and search"
+REPRODUCE = "make bench"
+REPRODUCE_RAW = ".venv/bin/python bench/kernel.py"
+
+BATCH = 250
+ENCODE_BATCH = 64
+K = 10
+MAX_CHARS = 2_000
+WARMUP_QUERIES = 5
+WARMUP_NOTES = 64
+GOAL_ADD = 0.8  # kernel add throughput / in-process, at least
+GOAL_SEARCH_P50 = 1.5  # kernel search p50 / in-process, at most
+READY = re.compile(r"aios kernel ready on (\S+)")
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+# -- texts ------------------------------------------------------------------------------------------
+
+
+def load_texts(data: Path, n_notes: int, n_queries: int) -> tuple[list[str], list[str], dict[str, Any]]:
+    """The first `n_notes` distinct non-empty turn contents (user and assistant, file order, cut to
+    MAX_CHARS) and `n_queries` questions, cycling through the question file when it holds fewer."""
+    notes: list[str] = []
+    seen: set[str] = set()
+    sessions = turns = 0
+    with lzma.open(data / "sessions.jsonl.xz", "rt", encoding="utf-8") as f:
+        for line in f:
+            sessions += 1
+            for turn in json.loads(line)["turns"]:
+                turns += 1
+                text = (turn.get("content") or "")[:MAX_CHARS]
+                if not text.strip() or "\x00" in text or text in seen:
+                    continue
+                seen.add(text)
+                notes.append(text)
+                if len(notes) == n_notes:
+                    break
+            if len(notes) == n_notes:
+                break
+    if len(notes) < n_notes:
+        raise SystemExit(f"{data} holds only {len(notes)} distinct non-empty turns; asked for {n_notes}")
+    with open(data / "questions.jsonl", encoding="utf-8") as f:
+        questions = [q for q in (json.loads(line)["question"] for line in f if line.strip()) if q.strip()]
+    queries = [questions[i % len(questions)] for i in range(n_queries)]
+    info = {
+        "source": str(data),
+        "notes": (
+            f"the first {n_notes} distinct non-empty turn contents (user and assistant turns) of "
+            f"sessions.jsonl.xz in file order, each cut to {MAX_CHARS} characters; read from the first "
+            f"{sessions} sessions ({turns} turns)"
+        ),
+        "queries": (
+            f"the `question` field of questions.jsonl in file order; the file holds {len(questions)} questions, "
+            + (
+                f"so the {n_queries} queries cycle through them ({min(n_queries, len(questions))} distinct); "
+                "neither side caches query results or embeddings, so a repeat costs what the first did"
+                if n_queries > len(questions)
+                else f"the first {n_queries} are used"
+            )
+        ),
+        "distinct_queries": len(set(queries)),
+        "note_chars_mean": round(sum(map(len, notes)) / len(notes), 1),
+        "note_chars_truncated": sum(len(t) == MAX_CHARS for t in notes),
+        "query_chars_mean": round(sum(map(len, queries)) / max(1, len(queries)), 1),
+    }
+    return notes, queries, info
+
+
+# -- machine, load and CPU accounting ---------------------------------------------------------------
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text()
+    except OSError:
+        return ""
+
+
+def machine_info() -> dict[str, Any]:
+    cpu = re.search(r"^model name\s*:\s*(.+)$", _read("/proc/cpuinfo"), re.M)
+    mem = re.search(r"^MemTotal:\s*(\d+) kB", _read("/proc/meminfo"), re.M)
+    import torch
+
+    def version(pkg: str) -> str | None:
+        try:
+            return metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            return None
+
+    return {
+        "cpu_count": os.cpu_count(),
+        "cpu_model": cpu.group(1).strip() if cpu else platform.processor() or None,
+        "ram_gb": round(int(mem.group(1)) / 1024**2, 1) if mem else None,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "torch": version("torch"),
+        "torch_threads": torch.get_num_threads(),
+        "sentence_transformers": version("sentence-transformers"),
+        "chromadb": version("chromadb"),
+        "grpcio": version("grpcio"),
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+
+
+def git_state() -> dict[str, Any]:
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return ""
+
+    return {"commit": git("rev-parse", "HEAD") or None, "dirty": git("status", "--porcelain").splitlines()}
+
+
+def _machine_busy_s() -> float:
+    """CPU seconds the whole machine has spent busy (all cores), from /proc/stat."""
+    fields = _read("/proc/stat").splitlines()[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / CLK_TCK
+
+
+def _proc_cpu_s(pid: int | None) -> float:
+    if pid is None:
+        return 0.0
+    stat = _read(f"/proc/{pid}/stat")
+    if not stat:
+        return 0.0
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
+
+
+def _self_cpu_s() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+@dataclass
+class Phase:
+    name: str
+    wall_s: float = 0.0
+    kernel_cpu_s: float = 0.0
+    bench_cpu_s: float = 0.0
+    others_cpu_s: float = 0.0
+    load_before: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    load_after: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "wall_s": round(self.wall_s, 3),
+            "kernel_cpu_s": round(self.kernel_cpu_s, 2),
+            "bench_cpu_s": round(self.bench_cpu_s, 2),
+            "others_cpu_s": round(self.others_cpu_s, 2),
+            "others_cores_avg": round(self.others_cpu_s / self.wall_s, 2) if self.wall_s else None,
+            "load_before": [round(x, 2) for x in self.load_before],
+            "load_after": [round(x, 2) for x in self.load_after],
+            **self.extra,
+        }
+
+
+@contextmanager
+def phase(name: str, kernel_pid: int | None, phases: dict[str, Phase]) -> Iterator[Phase]:
+    p = Phase(name, load_before=os.getloadavg())
+    k0, b0, m0, t0 = _proc_cpu_s(kernel_pid), _self_cpu_s(), _machine_busy_s(), time.perf_counter()
+    yield p
+    p.wall_s = time.perf_counter() - t0
+    p.kernel_cpu_s = _proc_cpu_s(kernel_pid) - k0
+    p.bench_cpu_s = _self_cpu_s() - b0
+    p.others_cpu_s = max(0.0, _machine_busy_s() - m0 - p.kernel_cpu_s - p.bench_cpu_s)
+    p.load_after = os.getloadavg()
+    phases[name] = p
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    import numpy as np
+
+    return float(np.percentile(np.asarray(values, dtype=float), q))
+
+
+def latency_summary(ms: Sequence[float]) -> dict[str, float]:
+    return {
+        "p50_ms": round(percentile(ms, 50), 3),
+        "p95_ms": round(percentile(ms, 95), 3),
+        "mean_ms": round(sum(ms) / len(ms), 3),
+        "min_ms": round(min(ms), 3),
+        "max_ms": round(max(ms), 3),
+    }
+
+
+# -- the kernel subprocess --------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class KernelProcess:
+    """`aios serve` on a fresh data directory and a free port; stopped with SIGTERM."""
+
+    def __init__(self, data_dir: Path, log_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.stdout_path = log_dir / "kernel.stdout"
+        self.stderr_path = log_dir / "kernel.stderr"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.target = f"127.0.0.1:{self.port}"
+        self.exit_code: int | None = None
+        self.stop_s: float | None = None
+
+    def start(self) -> None:
+        aios = Path(sys.executable).parent / "aios"
+        cmd = [str(aios)] if aios.exists() else [sys.executable, "-m", "aios.cli"]
+        cmd += ["serve", "--data-dir", str(self.data_dir), "--port", str(self.port)]
+        with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
+            self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    def wait_ready(self, timeout: float = 180.0) -> float:
+        assert self.proc is not None
+        t0 = time.perf_counter()
+        while time.perf_counter() - t0 < timeout:
+            match = READY.search(_read(str(self.stdout_path)))
+            if match:
+                self.target = match.group(1)
+                return time.perf_counter() - t0
+            if self.proc.poll() is not None:
+                raise RuntimeError(
+                    f"the kernel exited with {self.proc.returncode} before it was ready:\n{self.log_tail()}"
+                )
+            time.sleep(0.1)
+        raise RuntimeError(f"the kernel was not ready after {timeout:.0f} s:\n{self.log_tail()}")
+
+    def admin_token(self) -> str:
+        return (self.data_dir / "admin.token").read_text().strip()
+
+    def stop(self, timeout: float = 60.0) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            self.exit_code = self.proc.returncode if self.proc else None
+            return
+        t0 = time.perf_counter()
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.exit_code = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.exit_code = self.proc.wait()
+        self.stop_s = time.perf_counter() - t0
+
+    def log_tail(self, chars: int = 3000) -> str:
+        return _read(str(self.stderr_path))[-chars:]
+
+    def log_problems(self) -> list[str]:
+        """Kernel log lines that report an error or a traceback (the log uses rich's layout)."""
+        lines = _read(str(self.stderr_path)).splitlines()
+        return [line.rstrip() for line in lines if re.search(r"\b(ERROR|CRITICAL|Traceback)\b", line)][:50]
+
+
+# -- the measured work ------------------------------------------------------------------------------
+
+Progress = Any  # rich.progress.Progress
+
+
+def add_kernel(client: Any, texts: list[str], progress: Progress, label: str) -> list[float]:
+    task = progress.add_task(label, total=len(texts))
+    batch_s = []
+    for i in range(0, len(texts), BATCH):
+        chunk = texts[i : i + BATCH]
+        t0 = time.perf_counter()
+        added = client.add_notes(chunk)
+        batch_s.append(time.perf_counter() - t0)
+        if len(added) != len(chunk):
+            raise RuntimeError(f"add_notes returned {len(added)} notes for a batch of {len(chunk)}")
+        progress.advance(task, len(chunk))
+    return batch_s
+
+
+def add_inprocess(
+    model: Any, collection: Any, texts: list[str], progress: Progress, label: str
+) -> tuple[list[str], dict[str, float]]:
+    task = progress.add_task(label, total=len(texts))
+    ids: list[str] = []
+    encode_s = upsert_s = 0.0
+    for i in range(0, len(texts), BATCH):
+        chunk = texts[i : i + BATCH]
+        t0 = time.perf_counter()
+        vectors = model.encode(
+            chunk, batch_size=ENCODE_BATCH, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+        )
+        t1 = time.perf_counter()
+        chunk_ids = [uuid.uuid4().hex for _ in chunk]
+        collection.upsert(ids=chunk_ids, embeddings=vectors)
+        t2 = time.perf_counter()
+        encode_s, upsert_s = encode_s + t1 - t0, upsert_s + t2 - t1
+        ids += chunk_ids
+        progress.advance(task, len(chunk))
+    return ids, {"encode_s": round(encode_s, 3), "upsert_s": round(upsert_s, 3)}
+
+
+def search_kernel(
+    client: Any, queries: list[str], progress: Progress | None, label: str
+) -> tuple[list[float], list[list[str]]]:
+    task = progress.add_task(label, total=len(queries)) if progress else None
+    ms, results = [], []
+    for q in queries:
+        t0 = time.perf_counter()
+        hits = client.search(q, k=K)
+        ms.append((time.perf_counter() - t0) * 1000)
+        results.append([h.note.content for h in hits])
+        if progress:
+            progress.advance(task)
+    return ms, results
+
+
+def search_inprocess(
+    model: Any, collection: Any, queries: list[str], progress: Progress | None, label: str
+) -> tuple[list[float], list[list[str]], dict[str, float]]:
+    task = progress.add_task(label, total=len(queries)) if progress else None
+    ms, results = [], []
+    encode_s = query_s = 0.0
+    for q in queries:
+        t0 = time.perf_counter()
+        vector = model.encode(
+            [q], batch_size=ENCODE_BATCH, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+        )
+        t1 = time.perf_counter()
+        result = collection.query(query_embeddings=vector, n_results=K)
+        t2 = time.perf_counter()
+        ms.append((t2 - t0) * 1000)
+        encode_s, query_s = encode_s + t1 - t0, query_s + t2 - t1
+        results.append(result["ids"][0])
+        if progress:
+            progress.advance(task)
+    n = max(1, len(queries))
+    return ms, results, {"encode_ms_mean": round(encode_s / n * 1000, 3), "query_ms_mean": round(query_s / n * 1000, 3)}
+
+
+# -- the run ----------------------------------------------------------------------------------------
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    console = Console(stderr=True)
+    # The kernel inherits this environment. The kernel sets TOKENIZERS_PARALLELISM=false and
+    # OMP_WAIT_POLICY=PASSIVE for itself (unless set); the in-process baseline keeps the libraries' defaults.
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    env_seen = {k: os.environ.get(k) for k in ("TOKENIZERS_PARALLELISM", "OMP_WAIT_POLICY", "OMP_NUM_THREADS")}
+    load_start = os.getloadavg()
+
+    with console.status("reading texts"):
+        texts, queries, texts_info = load_texts(args.data, args.notes, args.queries)
+    console.log(f"{len(texts)} notes (mean {texts_info['note_chars_mean']} chars), {len(queries)} queries")
+
+    phases: dict[str, Phase] = {}
+    tmp = Path(tempfile.mkdtemp(prefix="aios-bench-"))
+    kernel = KernelProcess(tmp / "kernel-data", tmp)
+    try:
+        # Start the kernel before this process touches torch or the tokenizer: no fork after a thread pool.
+        kernel.start()
+        with console.status("starting the kernel and loading the in-process model"):
+            import chromadb
+            from chromadb.config import Settings
+            from sentence_transformers import SentenceTransformer
+
+            from aios.client import Client
+            from aios.embeddings import default_model_path
+
+            model_path = default_model_path()
+            model = SentenceTransformer(str(model_path), device="cpu")
+            ready_s = kernel.wait_ready()
+        console.log(f"kernel ready on {kernel.target} after {ready_s:.1f} s (pid {kernel.pid}); model {model_path}")
+        machine = machine_info()
+
+        chroma = chromadb.PersistentClient(path=str(tmp / "chroma"), settings=Settings(anonymized_telemetry=False))
+
+        def collection(name: str) -> Any:
+            return chroma.get_or_create_collection(
+                name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+            )
+
+        admin = Client(kernel.target, kernel.admin_token(), timeout=600)
+        agent = Client(kernel.target, admin.create_agent("bench").token, timeout=600)
+        warm_agent = Client(kernel.target, admin.create_agent("bench-warmup").token, timeout=600)
+
+        columns = (
+            SpinnerColumn(), TextColumn("{task.description:<34}"), BarColumn(), MofNCompleteColumn(),
+            TimeElapsedColumn(), TimeRemainingColumn(),
+        )  # fmt: skip
+        with Progress(*columns, console=console) as progress:
+            # Warm-up, uncounted: the first encode and the first upsert of each side pay one-off costs.
+            warm = texts[:WARMUP_NOTES]
+            warm_agent.add_notes(warm)
+            warm_agent.search(queries[0], k=K)
+            warm_coll = collection("warmup")
+            warm_coll.upsert(
+                ids=[uuid.uuid4().hex for _ in warm],
+                embeddings=model.encode(
+                    warm, batch_size=ENCODE_BATCH, normalize_embeddings=True, show_progress_bar=False
+                ),
+            )
+            warm_coll.query(query_embeddings=model.encode([queries[0]], normalize_embeddings=True), n_results=K)
+
+            # 1. batch add: kernel, then in-process (the kernel idle).
+            with phase("kernel_add", kernel.pid, phases) as p:
+                batch_s = add_kernel(agent, texts, progress, "add: kernel over gRPC")
+            p.extra["batch_s"] = latency_summary([s * 1000 for s in batch_s]) | {"batches": len(batch_s)}
+            coll = collection("bench")
+            with phase("inprocess_add", kernel.pid, phases) as p:
+                ids, add_split = add_inprocess(model, coll, texts, progress, "add: in-process")
+            p.extra.update(add_split)
+            id_to_text = dict(zip(ids, texts, strict=True))
+
+            # 2. search: warm-up, then rounds of kernel then in-process; keep the best of each.
+            warm_q = queries[:WARMUP_QUERIES]
+            search_kernel(agent, warm_q, None, "")
+            search_inprocess(model, coll, warm_q, None, "")
+            rounds = []
+            for r in range(1, args.search_rounds + 1):
+                with phase(f"kernel_search_{r}", kernel.pid, phases) as p:
+                    k_ms, k_hits = search_kernel(agent, queries, progress, f"search round {r}: kernel")
+                p.extra.update(latency_summary(k_ms))
+                with phase(f"inprocess_search_{r}", kernel.pid, phases) as p:
+                    i_ms, i_ids, split = search_inprocess(
+                        model, coll, queries, progress, f"search round {r}: in-process"
+                    )
+                p.extra.update(latency_summary(i_ms) | split)
+                overlap = [
+                    len(set(kh) & {id_to_text[i] for i in ii}) / max(1, len(ii))
+                    for kh, ii in zip(k_hits, i_ids, strict=True)
+                ]
+                rounds.append({
+                    "kernel": latency_summary(k_ms), "inprocess": latency_summary(i_ms) | split,
+                    "top10_overlap_mean": round(sum(overlap) / len(overlap), 4),
+                })  # fmt: skip
+
+        for c in (warm_agent, agent, admin):
+            c.close()
+        with console.status("stopping the kernel (SIGTERM)"):
+            kernel.stop()
+    finally:
+        kernel.stop()
+        if args.keep:
+            console.log(f"kept {tmp} (kernel data and logs)")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    kernel_add = args.notes / phases["kernel_add"].wall_s
+    inproc_add = args.notes / phases["inprocess_add"].wall_s
+    k_p50 = min(r["kernel"]["p50_ms"] for r in rounds)
+    k_p95 = min(r["kernel"]["p95_ms"] for r in rounds)
+    i_p50 = min(r["inprocess"]["p50_ms"] for r in rounds)
+    i_p95 = min(r["inprocess"]["p95_ms"] for r in rounds)
+    problems = kernel.log_problems()
+    if kernel.exit_code not in (0, None):
+        problems.append(f"the kernel exited with {kernel.exit_code} after SIGTERM")
+
+    return {
+        "benchmark": "kernel: batch add and search",
+        "add_throughput_ratio": round(kernel_add / inproc_add, 4),
+        "search_p50_ratio": round(k_p50 / i_p50, 4),
+        "search_p95_ratio": round(k_p95 / i_p95, 4),
+        "goals": {
+            "add_throughput_ratio": {"min": GOAL_ADD, "met": kernel_add / inproc_add >= GOAL_ADD},
+            "search_p50_ratio": {"max": GOAL_SEARCH_P50, "met": k_p50 / i_p50 <= GOAL_SEARCH_P50},
+        },
+        "kernel_add_notes_per_s": round(kernel_add, 2),
+        "inprocess_add_notes_per_s": round(inproc_add, 2),
+        "kernel_search_p50_ms": k_p50,
+        "kernel_search_p95_ms": k_p95,
+        "inprocess_search_p50_ms": i_p50,
+        "inprocess_search_p95_ms": i_p95,
+        "notes": args.notes,
+        "queries": args.queries,
+        "batch_size": BATCH,
+        "encode_batch_size": ENCODE_BATCH,
+        "k": K,
+        "warmup_queries": WARMUP_QUERIES,
+        "search_rounds": rounds,
+        "search_best_of": "the lowest p50 and the lowest p95 of each side over the rounds, taken separately",
+        "phases": {name: p.as_dict() for name, p in phases.items()},
+        "texts": texts_info,
+        "machine": machine,
+        "load": {
+            "before": [round(x, 2) for x in load_start],
+            "after": [round(x, 2) for x in os.getloadavg()],
+            "note": "os.getloadavg() (1, 5, 15 min); phases[*].others_cpu_s is CPU used by other processes meanwhile",
+        },
+        "environment": {
+            "inherited_by_kernel": env_seen,
+            "kernel_sets_if_unset": {"TOKENIZERS_PARALLELISM": "false", "OMP_WAIT_POLICY": "PASSIVE"},
+            "inprocess": "library defaults, HF_HUB_OFFLINE=1",
+        },
+        "kernel": {
+            "ready_s": round(ready_s, 2),
+            "stop_s": round(kernel.stop_s, 2) if kernel.stop_s is not None else None,
+            "exit_code": kernel.exit_code,
+            "log_problems": problems,
+        },
+        "git": git_state(),
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+    }
+
+
+# -- the docs section -------------------------------------------------------------------------------
+
+
+def _fmt(x: float, digits: int = 1) -> str:
+    return f"{x:,.{digits}f}"
+
+
+def render_section(r: dict[str, Any], json_path: str) -> str:
+    m, load, ph = r["machine"], r["load"], r["phases"]
+    goal_add, goal_p50 = r["goals"]["add_throughput_ratio"], r["goals"]["search_p50_ratio"]
+    yes = lambda ok: "**yes**" if ok else "**no**"  # noqa: E731
+    rows = [
+        "| Measure | Kernel (gRPC) | In-process | Ratio kernel / in-process | Goal | Met |",
+        "| --- | ---: | ---: | ---: | --- | --- |",
+        f"| Batch add, notes/s | {_fmt(r['kernel_add_notes_per_s'])} | {_fmt(r['inprocess_add_notes_per_s'])} "
+        f"| {r['add_throughput_ratio']:.2f} | ≥ {goal_add['min']} | {yes(goal_add['met'])} |",
+        f"| Search p50, ms | {_fmt(r['kernel_search_p50_ms'], 2)} | {_fmt(r['inprocess_search_p50_ms'], 2)} "
+        f"| {r['search_p50_ratio']:.2f} | ≤ {goal_p50['max']} | {yes(goal_p50['met'])} |",
+        f"| Search p95, ms | {_fmt(r['kernel_search_p95_ms'], 2)} | {_fmt(r['inprocess_search_p95_ms'], 2)} "
+        f"| {r['search_p95_ratio']:.2f} | — | — |",
+    ]
+    phase_rows = [
+        "| Phase | Wall s | Kernel CPU s | Bench process CPU s | Other processes CPU s (cores) |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for name, p in ph.items():
+        phase_rows.append(
+            f"| {name} | {p['wall_s']:.2f} | {p['kernel_cpu_s']:.1f} | {p['bench_cpu_s']:.1f} "
+            f"| {p['others_cpu_s']:.1f} ({p['others_cores_avg']}) |"
+        )
+    rounds = "; ".join(
+        f"round {i}: kernel p50 {x['kernel']['p50_ms']:.2f} / p95 {x['kernel']['p95_ms']:.2f} ms, in-process "
+        f"p50 {x['inprocess']['p50_ms']:.2f} / p95 {x['inprocess']['p95_ms']:.2f} ms, top-10 overlap "
+        f"{x['top10_overlap_mean']:.3f}"
+        for i, x in enumerate(r["search_rounds"], 1)
+    )
+    problems = r["kernel"]["log_problems"]
+    lines = [
+        SECTION,
+        "",
+        f"<!-- Generated by bench/kernel.py from {json_path}; edit the script, not this section. -->",
+        "",
+        f"The kernel (`aios serve`, a subprocess on localhost, driven with the SDK's `Client`) against the same work "
+        f"done in-process: the kernel's model (all-MiniLM-L6-v2) through sentence-transformers "
+        f"(batch_size={r['encode_batch_size']}, normalize_embeddings=True) and an embedded Chroma collection "
+        f"(cosine). **Batch add**: {r['notes']:,} notes in batches of {r['batch_size']} (`Client.add_notes` vs "
+        f"encode + `collection.upsert`). **Search**: {r['queries']} sequential single queries, k={r['k']}, over those "
+        f"notes (`Client.search` vs encode + `collection.query`), after {r['warmup_queries']} uncounted warm-up "
+        f"queries; {len(r['search_rounds'])} rounds, the best p50 and p95 of each side kept. Kernel and in-process "
+        f"phases take turns (kernel first) and never overlap.",
+        "",
+        *rows,
+        "",
+        f"Texts: {r['texts']['notes']}. Queries: {r['texts']['queries']}.",
+        "",
+        f"Machine: {m['cpu_count']} × {m['cpu_model']}, {m['ram_gb']} GB RAM, {m['platform']}; Python {m['python']}, "
+        f"torch {m['torch']} ({m['torch_threads']} threads), sentence-transformers {m['sentence_transformers']}, "
+        f"chromadb {m['chromadb']}, grpcio {m['grpcio']}. Run on {m['date']} at commit "
+        f"`{(r['git']['commit'] or '?')[:12]}`{' (with uncommitted changes)' if r['git']['dirty'] else ''}.",
+        "",
+        f"Load average (1/5/15 min): {' / '.join(map(str, load['before']))} before, "
+        f"{' / '.join(map(str, load['after']))} after. CPU per phase (other processes: what the rest of the "
+        f"machine used meanwhile, from /proc/stat):",
+        "",
+        *phase_rows,
+        "",
+        f"Search rounds: {rounds}.",
+        "",
+        "Kernel log: "
+        + ("no errors." if not problems else f"{len(problems)} error lines, e.g. `{problems[0][:200]}`."),
+        "",
+        f"Reproduce: `{REPRODUCE}` (runs `{REPRODUCE_RAW}`; options `--notes N --queries N --out PATH`). "
+        f"Raw figures: `{json_path}`.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_docs(docs: Path, section: str) -> None:
+    """Replace this benchmark's section of `docs` (from its heading to the next `## ` heading), or add it."""
+    text = docs.read_text() if docs.exists() else (
+        "# Benchmarks\n\nThe figures on this page are written by the benchmark scripts in `bench/` from their JSON "
+        "results; rerun a script to refresh its section.\n"
+    )  # fmt: skip
+    lines = text.splitlines(keepends=True)
+    start = next((i for i, line in enumerate(lines) if line.rstrip() == SECTION), None)
+    if start is None:
+        new = text.rstrip("\n") + "\n\n" + section
+    else:
+        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+        new = "".join(lines[:start]) + section + ("\n" + "".join(lines[end:]) if end < len(lines) else "")
+    docs.parent.mkdir(parents=True, exist_ok=True)
+    docs.write_text(new)
+
+
+def _display_path(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--notes", type=int, default=10_000, help="notes to add (default 10000)")
+    parser.add_argument("--queries", type=int, default=200, help="search queries per round (default 200)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON result (default bench/results/kernel.json)")
+    parser.add_argument("--docs", type=Path, default=DEFAULT_DOCS, help="markdown file whose section to regenerate")
+    parser.add_argument("--no-docs", action="store_true", help="do not touch the docs")
+    parser.add_argument("--docs-only", action="store_true", help="only regenerate the docs section from --out")
+    parser.add_argument("--search-rounds", type=int, default=2, help="search rounds; the best of each side is kept")
+    parser.add_argument("--data", type=Path, default=Path(os.environ.get("AIOS_BENCH_DATA", DEFAULT_DATA)),
+                        help="LongMemEval dev directory [env AIOS_BENCH_DATA]")  # fmt: skip
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory (kernel data and logs)")
+    args = parser.parse_args(argv)
+    if args.notes < K or args.queries < 1 or args.search_rounds < 1:
+        parser.error(f"--notes must be at least {K}, --queries and --search-rounds at least 1")
+
+    if args.docs_only:
+        result = json.loads(args.out.read_text())
+    else:
+        result = run(args)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(result, indent=2) + "\n")
+    if not args.no_docs:
+        write_docs(args.docs, render_section(result, _display_path(args.out)))
+
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"kernel vs in-process ({result['notes']} notes, {result['queries']} queries)")
+    for col in ("measure", "kernel", "in-process", "ratio", "goal", "met"):
+        table.add_column(col, justify="left" if col in ("measure", "goal") else "right")
+    g = result["goals"]
+    for label, kernel_key, inproc_key, ratio_key, goal in (
+        ("add, notes/s", "kernel_add_notes_per_s", "inprocess_add_notes_per_s", "add_throughput_ratio", ">="),
+        ("search p50, ms", "kernel_search_p50_ms", "inprocess_search_p50_ms", "search_p50_ratio", "<="),
+        ("search p95, ms", "kernel_search_p95_ms", "inprocess_search_p95_ms", "search_p95_ratio", ""),
+    ):
+        spec = g.get(ratio_key, {})
+        table.add_row(
+            label, f"{result[kernel_key]:.2f}", f"{result[inproc_key]:.2f}", f"{result[ratio_key]:.2f}",
+            f"{goal} {spec.get('min', spec.get('max', ''))}" if spec else "", str(spec.get("met", "")),
+        )  # fmt: skip
+    console = Console()
+    console.print(table)
+    console.print(f"load before {result['load']['before']}, after {result['load']['after']}")
+    console.print(f"wrote {args.out}" + ("" if args.no_docs else f" and the '{SECTION[3:]}' section of {args.docs}"))
+    if result["kernel"]["log_problems"]:
+        console.print(f"[yellow]kernel log problems:[/] {result['kernel']['log_problems'][:5]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

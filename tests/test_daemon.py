@@ -1,0 +1,150 @@
+"""`aios serve` as a real process: token file, data-dir lock, SIGTERM, restart, kill -9 and index repair."""
+
+from __future__ import annotations
+
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import chromadb
+import numpy as np
+import pytest
+from chromadb.api.client import SharedSystemClient
+from chromadb.config import Settings
+
+from aios.client import Client
+from tests.conftest import free_port
+
+AIOS = [sys.executable, "-m", "aios.cli"]
+
+
+class Daemon:
+    def __init__(self, data_dir: Path, port: int) -> None:
+        self.data_dir, self.port = data_dir, port
+        self.target = f"127.0.0.1:{port}"
+        self.proc: subprocess.Popen[str] | None = None
+
+    def start(self, *, expect_ready: bool = True) -> subprocess.Popen[str]:
+        env = {**os.environ, "AIOS_DATA_DIR": str(self.data_dir), "AIOS_PORT": str(self.port)}
+        proc = subprocess.Popen(AIOS + ["serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        if expect_ready:
+            line = proc.stdout.readline() if proc.stdout else ""
+            assert "ready" in line, proc.stderr.read() if proc.stderr else line
+            self.proc = proc
+        return proc
+
+    @property
+    def token(self) -> str:
+        return (self.data_dir / "admin.token").read_text().strip()
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+        code = self.proc.wait(60)
+        self.proc = None
+        return code
+
+
+@pytest.fixture
+def daemon(tmp_path: Path) -> Iterator[Daemon]:
+    d = Daemon(tmp_path / "data", free_port())
+    yield d
+    if d.proc is not None:
+        d.proc.kill()
+        d.proc.wait()
+
+
+def test_token_file_lock_and_clean_sigterm(daemon: Daemon) -> None:
+    daemon.start()
+    mode = stat.S_IMODE((daemon.data_dir / "admin.token").stat().st_mode)
+    assert mode == 0o600
+    with Client(daemon.target, daemon.token) as admin:
+        assert admin.whoami().is_admin
+
+    second = Daemon(daemon.data_dir, free_port()).start(expect_ready=False)
+    out, err = second.communicate(timeout=120)
+    assert second.returncode != 0
+    assert "in use by another aios kernel" in err
+
+    assert daemon.stop(signal.SIGTERM) == 0
+
+
+def test_sigterm_drains_in_flight_syscalls(daemon: Daemon) -> None:
+    daemon.start()
+    with Client(daemon.target, daemon.token) as admin, Client(daemon.target, admin.create_agent("d").token) as agent:
+        import threading
+
+        result: dict[str, object] = {}
+
+        def big_add() -> None:
+            try:
+                result["notes"] = agent.add_notes([f"note number {i} about draining" for i in range(1000)])
+            except Exception as exc:  # noqa: BLE001
+                result["error"] = exc
+
+        worker = threading.Thread(target=big_add)
+        worker.start()
+        time.sleep(0.3)  # the batch is being embedded when SIGTERM arrives
+        assert daemon.proc is not None
+        daemon.proc.send_signal(signal.SIGTERM)
+        worker.join(60)
+        assert daemon.proc.wait(60) == 0
+        daemon.proc = None
+    assert "error" not in result, result
+    assert len(result["notes"]) == 1000  # type: ignore[arg-type]
+
+
+def test_restart_keeps_data(daemon: Daemon) -> None:
+    daemon.start()
+    with Client(daemon.target, daemon.token) as admin:
+        token = admin.create_agent("keeper").token
+    with Client(daemon.target, token) as agent:
+        note = agent.add_note("the spare key is under the blue flowerpot")
+    daemon.stop()
+    daemon.start()
+    with Client(daemon.target, token) as agent:
+        assert agent.get_note(note.id) == note
+        assert agent.search("where is the spare key?", k=1)[0].note == note
+
+
+def test_kill_9_keeps_acknowledged_adds_and_repairs_index(daemon: Daemon) -> None:
+    daemon.start()
+    with Client(daemon.target, daemon.token) as admin:
+        creds = admin.create_agent("crashy")
+    with Client(daemon.target, creds.token) as agent:
+        acked = [agent.add_note(f"acknowledged fact number {i}") for i in range(20)]
+        acked += agent.add_notes([f"batched fact {i}" for i in range(50)])
+    daemon.stop(signal.SIGKILL)
+
+    # Simulate the crash window between SQL and Chroma: one vector missing, one left over.
+    collection = chromadb.PersistentClient(
+        path=str(daemon.data_dir / "chroma"), settings=Settings(anonymized_telemetry=False)
+    ).get_collection(f"notes_{creds.agent.id}")
+    collection.delete(ids=[acked[3].id])
+    collection.upsert(ids=["orphan"], embeddings=np.full((1, 384), 1 / np.sqrt(384), dtype=np.float32))
+    del collection
+
+    daemon.start()
+    with Client(daemon.target, creds.token) as agent:
+        for note in acked:
+            assert agent.get_note(note.id) == note
+        assert agent.search("acknowledged fact number 3", k=1)[0].note.id == acked[3].id
+        assert all(h.note.id != "orphan" for h in agent.search("fact", k=100))
+    daemon.stop()
+    SharedSystemClient.clear_system_cache()  # forget the state this process read before the restart
+    stored = chromadb.PersistentClient(
+        path=str(daemon.data_dir / "chroma"), settings=Settings(anonymized_telemetry=False)
+    )
+    ids = set(stored.get_collection(f"notes_{creds.agent.id}").get(include=[])["ids"])
+    assert ids == {n.id for n in acked}
+
+
+def test_bad_config_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "aios.toml").write_text("port = 1\nbogus = 2\n")
+    proc = subprocess.run(AIOS + ["serve", "--data-dir", str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0 and "unknown config keys: bogus" in proc.stderr

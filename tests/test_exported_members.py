@@ -1,0 +1,56 @@
+"""Pins the public names of each package (httpx tests/test_exported_members.py)."""
+
+import importlib
+
+import pytest
+
+EXPECTED = {
+    "aios": ["__version__"],
+    "aios.client": [
+        "Agent", "AgentCredentials", "AgentStats", "AsyncClient", "Client", "Identity", "KernelStats", "Note",
+        "QueueStats", "ReindexProgress", "SearchHit", "SubsystemStatus", "Syscall",
+    ],
+    "aios.errors": [
+        "AiosError", "InvalidArgument", "NotFound", "AlreadyExists", "PermissionDenied", "Unauthenticated",
+        "ResourceExhausted", "FailedPrecondition", "Cancelled", "DeadlineExceeded", "Unavailable",
+        "Unimplemented", "InternalError", "error_for_code",
+    ],
+    "agents": ["Agent", "AgentService", "Principal"],
+    "memory": ["MemoryService", "NewNote", "Note", "RepairReport", "SearchHit"],
+    "syscalls": [
+        "Access", "Caller", "Job", "ResourceQueue", "SyscallRecord", "SyscallRuntime", "SyscallServer",
+        "SyscallStatus", "SyscallTable",
+    ],
+    "fs": [],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("module", sorted(EXPECTED))
+def test_exported_members(module: str) -> None:
+    mod = importlib.import_module(module)
+    assert sorted(mod.__all__) == sorted(EXPECTED[module])
+    for name in mod.__all__:
+        assert hasattr(mod, name)
+
+
+def test_subsystems_do_not_import_grpc() -> None:
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    for package in ("memory", "agents", "fs"):
+        for path in (root / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+                if isinstance(node, ast.ImportFrom) and node.module:
+                    names = [node.module]
+                assert not any(n.startswith("grpc") or "_pb2" in n or "_proto" in n for n in names), path
+
+
+def test_every_error_round_trips_through_its_code() -> None:
+    from aios import errors
+
+    for name in errors.__all__:
+        cls = getattr(errors, name)
+        if isinstance(cls, type) and issubclass(cls, errors.AiosError) and cls is not errors.AiosError:
+            assert type(errors.error_for_code(cls.code, "m")) is cls

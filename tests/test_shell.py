@@ -1,0 +1,100 @@
+"""The admin shell: `aios shell -c` for scripts, and the interactive REPL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from prompt_toolkit.application import create_app_session
+from prompt_toolkit.input import create_pipe_input
+from prompt_toolkit.output import DummyOutput
+from rich.console import Console
+
+from aios.cli import main
+from aios.client import Client
+from aios.kernel import Kernel
+from aios.shell import repl
+
+
+def shell(kernel: Kernel, command: str) -> tuple[int, str]:
+    result = CliRunner().invoke(
+        main, ["shell", "--target", kernel.target, "--token", kernel.admin_token, "-c", command],
+        env={"COLUMNS": "200"},
+    )  # fmt: skip
+    return result.exit_code, result.output
+
+
+def test_agents_create_list_revoke(sqlite_kernel: Kernel) -> None:
+    code, out = shell(sqlite_kernel, "agents create scout")
+    assert code == 0 and "agent scout" in out
+    token = next(line.split()[1] for line in out.splitlines() if line.startswith("token:"))
+    with Client(sqlite_kernel.target, token) as agent:
+        assert agent.whoami().name == "scout"
+
+    code, out = shell(sqlite_kernel, "agents list")
+    assert code == 0 and "scout" in out
+    assert shell(sqlite_kernel, "agents revoke scout")[0] == 0
+    assert "scout" not in shell(sqlite_kernel, "agents list")[1]
+    assert "scout" in shell(sqlite_kernel, "agents list --all")[1]
+
+
+def test_add_search_ps_stats_reindex(sqlite_kernel: Kernel) -> None:
+    shell(sqlite_kernel, "agents create librarian")
+    assert shell(sqlite_kernel, "add librarian 'The library opens at nine on Saturdays'")[0] == 0
+    assert shell(sqlite_kernel, "add librarian 'Overdue books cost ten cents a day'")[0] == 0
+    code, out = shell(sqlite_kernel, "search librarian when does the library open -k 1")
+    assert code == 0 and "opens at nine" in out and "Overdue" not in out
+
+    code, out = shell(sqlite_kernel, "ps librarian")
+    assert code == 0 and "memory.search" in out and "memory.add" in out
+    code, out = shell(sqlite_kernel, "stats")
+    assert code == 0 and "2 notes" in out and "memory" in out
+    code, out = shell(sqlite_kernel, "reindex")
+    assert code == 0 and "reindexed 2 notes" in out
+
+
+def test_errors_exit_1_with_a_message(sqlite_kernel: Kernel) -> None:
+    code, out = shell(sqlite_kernel, "search nobody anything")
+    assert code == 1 and "not_found" in out and "nobody" in out
+    code, out = shell(sqlite_kernel, "agents create 'bad name'")
+    assert code == 1 and "invalid_argument" in out
+    code, out = shell(sqlite_kernel, "frobnicate")
+    assert code == 1 and "No such command" in out
+    result = CliRunner().invoke(main, ["shell", "--target", sqlite_kernel.target, "--token", "x", "-c", "ps"])
+    assert result.exit_code == 1 and "unauthenticated" in result.output
+
+
+def test_help_lists_commands(sqlite_kernel: Kernel) -> None:
+    code, out = shell(sqlite_kernel, "help")
+    assert code == 0 and all(word in out for word in ("agents", "ps", "stats", "search", "reindex"))
+
+
+def test_repl_runs_commands_with_history(sqlite_kernel: Kernel, tmp_path: Path) -> None:
+    console = Console(record=True, width=200)
+    history = tmp_path / "history"
+    with create_pipe_input() as pipe, create_app_session(input=pipe, output=DummyOutput()):
+        pipe.send_text("agents create repl-agent\nagents list\nbogus\nexit\n")
+        with Client(sqlite_kernel.target, sqlite_kernel.admin_token) as client:
+            repl(client, console, history)
+    text = console.export_text()
+    assert "agent repl-agent" in text and "No such command" in text
+    assert "agents list" in history.read_text()
+
+
+def test_admin_reindex_command_shows_progress(sqlite_kernel: Kernel) -> None:
+    with Client(sqlite_kernel.target, sqlite_kernel.admin_token) as admin:
+        creds = admin.create_agent("bulk")
+    with Client(sqlite_kernel.target, creds.token) as agent:
+        agent.add_notes([f"bulk note {i}" for i in range(600)])
+    result = CliRunner().invoke(
+        main, ["admin", "reindex", "--target", sqlite_kernel.target, "--token", sqlite_kernel.admin_token]
+    )
+    assert result.exit_code == 0, result.output
+    assert "600/600" in result.output and "reindexed 600 notes" in result.output
+
+
+@pytest.mark.parametrize("args", [["shell", "-c", "ps"], ["admin", "reindex"]])
+def test_missing_token_is_explained(tmp_path: Path, args: list[str]) -> None:
+    result = CliRunner().invoke(main, [*args, "--data-dir", str(tmp_path)], env={"AIOS_TOKEN": ""})
+    assert result.exit_code != 0 and "no token" in result.output
