@@ -13,11 +13,11 @@ from collections.abc import Callable, Sequence
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from agents._schema import agents
 from aios.config import LimitsConfig
 from aios.embeddings import Embedder
 from aios.errors import InvalidArgument, NotFound
 from aios.vectors import VectorIndex
-from agents._schema import agents
 from memory._schema import notes
 from memory.models import NewNote, Note, RepairReport, SearchHit
 

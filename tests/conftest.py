@@ -87,7 +87,8 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         except Exception:
             if proc.poll() is not None or time.time() > deadline:
                 proc.kill()
-                raise RuntimeError(f"chroma server did not start: {(path / 'server.log').read_text()[-2000:]}")
+                tail = (path / "server.log").read_text()[-2000:]
+                raise RuntimeError(f"chroma server did not start: {tail}") from None
             time.sleep(0.3)
     yield f"http://127.0.0.1:{port}"
     proc.terminate()
