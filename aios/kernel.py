@@ -1,7 +1,7 @@
 """The kernel: owns the data directory and starts the subsystems in dependency order.
 
 start(): lock the data dir → SQL + migrations → agents and the admin token → vector index → embedding
-model → memory (+ index repair) → syscall queues → gRPC server. stop() runs the same list backwards.
+model → memory (+ index repair) → LLM core → syscall queues → gRPC server. stop() runs the list backwards.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from aios._db import create_engine, migrate
 from aios.config import KernelConfig
 from aios.embeddings import Embedder
 from aios.errors import FailedPrecondition
+from aios.llm import LLMService
 from aios.vectors import VectorIndex
 from memory import MemoryService
 from syscalls.dispatch import SyscallRuntime
@@ -63,9 +64,11 @@ class DataDirLock:
 
 
 class Kernel:
-    def __init__(self, config: KernelConfig, embedder: Embedder | None = None) -> None:
+    def __init__(self, config: KernelConfig, embedder: Embedder | None = None, llm_backend_factory=None) -> None:  # type: ignore[no-untyped-def]
         self.config = config
         self._embedder = embedder
+        self._llm_factory = llm_backend_factory
+        self.llm = LLMService(config.llm, config.data_dir)
         self._lock = DataDirLock(config.data_dir)
         self._queues: dict[str, ResourceQueue] = {}
         self._server: SyscallServer | None = None
@@ -106,6 +109,7 @@ class Kernel:
             log.warning("vector index repaired: %d missing vectors added, %d extra removed",
                         report.added, report.removed)  # fmt: skip
         self.repair_report = report
+        self.llm.start(self._llm_factory)
 
     def _start_server(self) -> None:
         cfg = self.config
@@ -115,7 +119,7 @@ class Kernel:
             queue.start()
         runtime = SyscallRuntime(self.agents, self.table, self._queues)
         self._server = SyscallServer(
-            runtime, self.agents, self.memory, cfg.host, cfg.port, cfg.limits.max_message_bytes
+            runtime, self.agents, self.memory, self.llm, cfg.host, cfg.port, cfg.limits.max_message_bytes
         )
         self.port = self._server.port
 
@@ -127,6 +131,7 @@ class Kernel:
         for queue in reversed(list(self._queues.values())):
             await queue.stop()
         self._queues = {}
+        await asyncio.to_thread(self.llm.stop)
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None

@@ -6,12 +6,13 @@ Each shell command is a click command over the SDK, so the REPL and `-c` share o
 from __future__ import annotations
 
 import shlex
+import time
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 
 import click
-from rich.console import Console
+from rich.console import Console, Group
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -150,6 +151,100 @@ def whoami(state: ShellState) -> None:
     """Who this shell's token belongs to."""
     me = state.client.whoami()
     state.console.print("admin" if me.is_admin else f"agent {me.name} ({me.agent_id})")
+
+
+@commands.command()
+@pass_state
+def llm(state: ShellState) -> None:
+    """The model: backend, context window, policy, KV cache."""
+    info = state.client.model_info()
+    table = Table("", "", show_header=False)
+    for key, value in [("backend", info.backend), ("model", info.model), ("path", info.path),
+                       ("context", f"{info.n_ctx} tokens"), ("policy", f"{info.policy} (quantum {info.quantum})"),
+                       ("context switches", str(info.context_switches))]:  # fmt: skip
+        table.add_row(key, value)
+    kv = info.kv
+    table.add_row("KV snapshots", f"{kv['sessions']:.0f} sessions, {kv['ram_bytes'] / 2**20:.1f} MiB RAM, "
+                  f"{kv['disk_bytes'] / 2**20:.1f} MiB disk, {kv['spills']:.0f} spills")  # fmt: skip
+    table.add_row("KV saves / restores", f"{kv['saves']:.0f} ({kv['save_s'] * 1e3:.0f} ms) / "
+                  f"{kv['restores']:.0f} ({kv['restore_s'] * 1e3:.0f} ms)")  # fmt: skip
+    state.console.print(table)
+
+
+@commands.group(invoke_without_command=True)
+@click.option("--watch", is_flag=True, help="Refresh live until Ctrl-C.")
+@click.pass_context
+def sched(ctx: click.Context, watch: bool) -> None:
+    """The LLM scheduler: queue, running request, per-agent figures. Subcommands change it."""
+    if ctx.invoked_subcommand is not None:
+        return
+    state: ShellState = ctx.find_object(ShellState)  # type: ignore[assignment]
+    if not watch:
+        state.console.print(_sched_view(state.client))
+        return
+    from rich.live import Live
+
+    with Live(_sched_view(state.client), console=state.console, refresh_per_second=4) as live:
+        try:
+            while True:
+                time.sleep(0.5)
+                live.update(_sched_view(state.client))
+        except KeyboardInterrupt:
+            pass
+
+
+def _sched_view(client: Client) -> Group:
+    s = client.scheduler()
+    head = (f"policy [bold]{s.policy}[/] · quantum {s.quantum} · {s.tokens_per_s:.1f} tok/s · "
+            f"Jain fairness {s.jain_fairness:.3f} (last minute)")  # fmt: skip
+    queue = Table("", "request", "agent", "class", "prio", "waited s", title="queue")
+    for w in s.running:
+        queue.add_row("▶", str(w.id), w.agent_id[:8], "", "", "")
+    for w in s.waiting:
+        queue.add_row("", str(w.id), w.agent_id[:8], w.job_class, str(w.priority), f"{w.waited_s:.2f}")
+    agents = Table("agent", "reqs", "prompt", "gen", "cached", "queue s", "ttft s", "tpot ms", "turnaround s",
+                   "preempt", "vtc", "quota/min", title="agents")  # fmt: skip
+    for a in s.agents:
+        agents.add_row(a.agent_id[:8], str(a.requests), str(a.prompt_tokens), str(a.completion_tokens),
+                       str(a.cached_tokens), f"{a.mean_queue_s:.2f}", f"{a.mean_ttft_s:.2f}",
+                       f"{a.mean_tpot_s * 1e3:.1f}", f"{a.mean_turnaround_s:.2f}", str(a.preemptions),
+                       f"{a.virtual_counter:.0f}", str(a.quota_tokens_per_minute or "-"))  # fmt: skip
+    return Group(head, queue, agents)
+
+
+@sched.command("policy")
+@click.argument("policy", type=click.Choice(["fifo", "rr", "fair"]))
+@click.option("-q", "--quantum", type=int, help="Tokens per turn before preemption.")
+@pass_state
+def sched_policy(state: ShellState, policy: str, quantum: int | None) -> None:
+    """Switch the scheduling policy at run time."""
+    s = state.client.set_policy(policy, quantum)
+    state.console.print(f"policy {s.policy}, quantum {s.quantum}")
+
+
+@sched.command("quota")
+@click.argument("agent")
+@click.argument("tokens_per_minute", type=int)
+@pass_state
+def sched_quota(state: ShellState, agent: str, tokens_per_minute: int) -> None:
+    """Set an agent's LLM token quota per minute (0: unlimited)."""
+    state.client.set_quota(state.agent_id(agent), tokens_per_minute)
+    state.console.print(f"quota for {agent}: {tokens_per_minute or 'unlimited'} tokens/minute")
+
+
+@commands.command()
+@click.argument("agent")
+@click.argument("text", nargs=-1, required=True)
+@click.option("-n", "max_tokens", default=128, show_default=True, help="Most tokens to generate.")
+@pass_state
+def chat(state: ShellState, agent: str, text: tuple[str, ...], max_tokens: int) -> None:
+    """Send one user message to the model as AGENT, streaming the reply."""
+    client = state.client.as_agent(state.agent_id(agent))
+    for chunk in client.chat_stream([("user", " ".join(text))], max_tokens=max_tokens):
+        state.console.print(chunk.delta, end="", highlight=False, markup=False)
+        if chunk.timing is not None:
+            state.console.print(f"\n[dim]{chunk.finish_reason} · {chunk.usage.completion_tokens} tokens · "
+                                f"ttft {chunk.timing.ttft_s:.2f}s · total {chunk.timing.total_s:.2f}s[/]")  # fmt: skip
 
 
 def reindex_with_progress(client: Client, agent_id: str | None, console: Console) -> int:

@@ -5,15 +5,24 @@ Kept in one module so servicers stay a readable line per step (chroma's proto/co
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from agents import Agent
-from aios._proto.aios.v1 import admin_pb2, memory_pb2
+from aios._proto.aios.v1 import admin_pb2, llm_pb2, memory_pb2
+from aios.llm import ChatMessage, Completion, ModelInfo, SamplingParams, SchedulerState
 from memory import NewNote, Note, SearchHit
 from syscalls.records import AgentMetrics, SyscallRecord, SyscallStatus
 
 __all__ = [
+    "from_proto_messages",
     "from_proto_new_note",
+    "from_proto_params",
+    "to_proto_completion",
+    "to_proto_last_chunk",
+    "to_proto_model_info",
+    "to_proto_scheduler_state",
     "to_proto_agent",
     "to_proto_agent_metrics",
     "to_proto_note",
@@ -94,3 +103,78 @@ def to_proto_note(note: Note) -> memory_pb2.Note:
 
 def to_proto_search_hit(hit: SearchHit) -> memory_pb2.SearchHit:
     return memory_pb2.SearchHit(note=to_proto_note(hit.note), score=hit.score)
+
+
+# -- llm -------------------------------------------------------------------------------------------
+
+
+def from_proto_messages(messages: Iterable[llm_pb2.ChatMessage]) -> list[ChatMessage]:
+    return [ChatMessage(m.role, m.content) for m in messages]
+
+
+def from_proto_params(p: llm_pb2.SamplingParams) -> SamplingParams:
+    defaults = SamplingParams()
+    return SamplingParams(
+        max_tokens=p.max_tokens or defaults.max_tokens,
+        temperature=p.temperature if p.HasField("temperature") else defaults.temperature,
+        top_p=p.top_p if p.HasField("top_p") else defaults.top_p,
+        top_k=p.top_k if p.HasField("top_k") else defaults.top_k,
+        min_p=p.min_p if p.HasField("min_p") else defaults.min_p,
+        repeat_penalty=p.repeat_penalty if p.HasField("repeat_penalty") else defaults.repeat_penalty,
+        seed=p.seed if p.HasField("seed") else None,
+        stop=tuple(p.stop),
+        grammar=p.grammar or None,
+        json_schema=p.json_schema or None,
+    )
+
+
+def _usage_timing(c: Completion) -> dict[str, object]:
+    return {
+        "usage": llm_pb2.Usage(prompt_tokens=c.usage.prompt_tokens, completion_tokens=c.usage.completion_tokens,
+                               cached_tokens=c.usage.cached_tokens),
+        "timing": llm_pb2.Timing(queue_s=c.queue_s, ttft_s=c.ttft_s, total_s=c.total_s, preemptions=c.preemptions,
+                                 context_switches=c.context_switches),
+    }  # fmt: skip
+
+
+def to_proto_completion(c: Completion) -> llm_pb2.Completion:
+    return llm_pb2.Completion(text=c.text, finish_reason=c.finish_reason, **_usage_timing(c))  # type: ignore[arg-type]
+
+
+def to_proto_last_chunk(c: Completion) -> llm_pb2.CompletionChunk:
+    return llm_pb2.CompletionChunk(finish_reason=c.finish_reason, **_usage_timing(c))  # type: ignore[arg-type]
+
+
+def to_proto_model_info(info: ModelInfo) -> llm_pb2.ModelInfo:
+    kv = info.kv
+    return llm_pb2.ModelInfo(
+        backend=info.backend, model=info.model, path=info.path, n_ctx=info.n_ctx, policy=info.policy,
+        quantum=info.quantum, context_switches=info.context_switches,
+        kv=llm_pb2.KVCacheInfo(
+            saves=kv.saves, restores=kv.restores, bytes_saved=kv.bytes_saved, bytes_restored=kv.bytes_restored,
+            save_s=kv.save_s, restore_s=kv.restore_s, spills=kv.spills, ram_bytes=kv.ram_bytes,
+            disk_bytes=kv.disk_bytes, sessions=kv.sessions,
+        ),
+    )  # fmt: skip
+
+
+def to_proto_scheduler_state(s: SchedulerState) -> llm_pb2.SchedulerState:
+    def waiting(row: tuple[int, str, str, int, float]) -> llm_pb2.WaitingRequest:
+        return llm_pb2.WaitingRequest(id=row[0], agent_id=row[1], job_class=row[2], priority=row[3], waited_s=row[4])
+
+    agents = [
+        llm_pb2.AgentLLMStats(
+            agent_id=a.agent_id, requests=a.requests, prompt_tokens=a.prompt_tokens,
+            completion_tokens=a.completion_tokens, cached_tokens=a.cached_tokens, mean_queue_s=a.mean(a.queue_s),
+            mean_ttft_s=a.mean(a.ttft_s), mean_tpot_s=a.mean(a.tpot_s), mean_turnaround_s=a.mean(a.turnaround_s),
+            preemptions=a.preemptions, virtual_counter=s.counters.get(a.agent_id, 0.0),
+            quota_tokens_per_minute=s.quotas.get(a.agent_id, 0),
+        )
+        for a in s.agents
+    ]  # fmt: skip
+    return llm_pb2.SchedulerState(
+        policy=s.policy, quantum=s.quantum,
+        running=[llm_pb2.WaitingRequest(id=r[0], agent_id=r[1]) for r in s.running],
+        waiting=[waiting(w) for w in s.waiting], agents=agents, jain_fairness=s.jain_fairness,
+        tokens_per_s=s.tokens_per_s,
+    )  # fmt: skip

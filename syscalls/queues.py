@@ -100,8 +100,13 @@ class ResourceQueue:
                 self._table.finished(job.record, SyscallStatus.FAILED, "INTERNAL")
                 _settle(job.future, exc=exc)
             else:
-                self._table.finished(job.record, SyscallStatus.DONE)
-                _settle(job.future, result=result)
+                if job.record.deadline is not None and time.time() > job.record.deadline:
+                    # Work that noticed its deadline and returned early is not a success.
+                    self._table.finished(job.record, SyscallStatus.CANCELLED, DeadlineExceeded.code)
+                    _settle(job.future, exc=DeadlineExceeded(f"{job.record.kind} did not finish before its deadline"))
+                else:
+                    self._table.finished(job.record, SyscallStatus.DONE)
+                    _settle(job.future, result=result)
             finally:
                 self.running -= 1
 

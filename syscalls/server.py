@@ -7,11 +7,12 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from agents import AgentService
-from aios._proto.aios.v1 import admin_pb2, admin_pb2_grpc, memory_pb2, memory_pb2_grpc
+from aios._proto.aios.v1 import admin_pb2, admin_pb2_grpc, llm_pb2, llm_pb2_grpc, memory_pb2, memory_pb2_grpc
 from aios.errors import Unavailable
+from aios.llm import LLMService
 from memory import MemoryService
 from syscalls.dispatch import SyscallRuntime
-from syscalls.servicers import AdminServicer, MemoryServicer, unavailable_servicers
+from syscalls.servicers import AdminServicer, LLMServicer, MemoryServicer, unavailable_servicers
 
 __all__ = ["SyscallServer"]
 
@@ -22,6 +23,7 @@ class SyscallServer:
         runtime: SyscallRuntime,
         agents: AgentService,
         memory: MemoryService,
+        llm: LLMService,
         host: str,
         port: int,
         max_message_bytes: int,
@@ -34,16 +36,17 @@ class SyscallServer:
         )
         admin_pb2_grpc.add_AdminServiceServicer_to_server(AdminServicer(runtime, agents, memory), self._server)
         memory_pb2_grpc.add_MemoryServiceServicer_to_server(MemoryServicer(runtime, memory), self._server)
+        llm_pb2_grpc.add_LLMServiceServicer_to_server(LLMServicer(runtime, llm, agents), self._server)
         for servicer, add in unavailable_servicers(runtime):
             add(servicer, self._server)
         self.health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self._server)
         names = [
             d.full_name
-            for module in (admin_pb2, memory_pb2)
+            for module in (admin_pb2, memory_pb2, llm_pb2)
             for d in module.DESCRIPTOR.services_by_name.values()
         ] + [
-            "aios.v1.FileService", "aios.v1.ContextService", "aios.v1.LLMService",
+            "aios.v1.FileService", "aios.v1.ContextService",
             health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME,
         ]  # fmt: skip
         self.service_names = names

@@ -13,16 +13,18 @@ from aios._proto.aios.v1 import (
     common_pb2,
     context_pb2_grpc,
     files_pb2_grpc,
+    llm_pb2,
     llm_pb2_grpc,
     memory_pb2,
     memory_pb2_grpc,
 )
 from aios.errors import InvalidArgument
+from aios.llm import LLMService
 from memory import MemoryService
 from syscalls import convert
 from syscalls.dispatch import Access, Caller, SyscallRuntime, server_stream, unary
 
-__all__ = ["AdminServicer", "MemoryServicer", "unavailable_servicers"]
+__all__ = ["AdminServicer", "LLMServicer", "MemoryServicer", "unavailable_servicers"]
 
 _DEFAULT_K = 10
 _MAX_PS = 1000
@@ -121,6 +123,73 @@ class MemoryServicer(memory_pb2_grpc.MemoryServiceServicer):
         return memory_pb2.SearchNotesResponse(hits=[convert.to_proto_search_hit(h) for h in hits])
 
 
+class LLMServicer(llm_pb2_grpc.LLMServiceServicer):
+    def __init__(self, runtime: SyscallRuntime, llm: LLMService, agents: AgentService) -> None:
+        self.runtime = runtime
+        self._llm = llm
+        self._agents = agents
+
+    def _options(self, request: Any, caller: Caller, emit: Callable[[Any], None] | None = None) -> dict[str, Any]:
+        on_text = (lambda delta: emit(llm_pb2.CompletionChunk(delta=delta))) if emit else None
+        return {"session": request.session, "priority": caller.job.record.priority, "on_text": on_text,
+                "should_stop": caller.job.stopped}  # fmt: skip
+
+    @unary("llm.status", "llm", Access.ANY)
+    def GetStatus(self, request: common_pb2.GetStatusRequest, caller: Caller) -> common_pb2.SubsystemStatus:
+        detail = "serving" if self._llm.available else self._llm.unavailable_reason
+        return common_pb2.SubsystemStatus(name="llm", available=self._llm.available, detail=detail)
+
+    @unary("llm.chat", "llm")
+    def Chat(self, request: llm_pb2.ChatRequest, caller: Caller) -> llm_pb2.Completion:
+        messages, params = convert.from_proto_messages(request.messages), convert.from_proto_params(request.params)
+        return convert.to_proto_completion(
+            self._llm.chat(caller.agent_id, messages, params, **self._options(request, caller))
+        )
+
+    @server_stream("llm.chat_stream", "llm")
+    def ChatStream(self, request: llm_pb2.ChatRequest, caller: Caller, emit: Callable[[Any], None]) -> None:
+        messages, params = convert.from_proto_messages(request.messages), convert.from_proto_params(request.params)
+        completion = self._llm.chat(caller.agent_id, messages, params, **self._options(request, caller, emit))
+        emit(convert.to_proto_last_chunk(completion))
+
+    @unary("llm.complete", "llm")
+    def Complete(self, request: llm_pb2.CompleteRequest, caller: Caller) -> llm_pb2.Completion:
+        params = convert.from_proto_params(request.params)
+        completion = self._llm.complete(caller.agent_id, request.prompt, params, **self._options(request, caller))
+        return convert.to_proto_completion(completion)
+
+    @server_stream("llm.complete_stream", "llm")
+    def CompleteStream(self, request: llm_pb2.CompleteRequest, caller: Caller, emit: Callable[[Any], None]) -> None:
+        params = convert.from_proto_params(request.params)
+        completion = self._llm.complete(caller.agent_id, request.prompt, params, **self._options(request, caller, emit))
+        emit(convert.to_proto_last_chunk(completion))
+
+    @unary("llm.count_tokens", "llm", Access.ANY)
+    def CountTokens(self, request: llm_pb2.CountTokensRequest, caller: Caller) -> llm_pb2.CountTokensResponse:
+        messages = convert.from_proto_messages(request.messages)
+        return llm_pb2.CountTokensResponse(tokens=self._llm.count_tokens(request.text, messages or None))
+
+    @unary("llm.model_info", "llm", Access.ANY)
+    def GetModelInfo(self, request: llm_pb2.GetModelInfoRequest, caller: Caller) -> llm_pb2.ModelInfo:
+        return convert.to_proto_model_info(self._llm.info())
+
+    @unary("llm.scheduler", "admin", Access.ADMIN)
+    def GetScheduler(self, request: llm_pb2.GetSchedulerRequest, caller: Caller) -> llm_pb2.SchedulerState:
+        return convert.to_proto_scheduler_state(self._llm.scheduler_state())
+
+    @unary("llm.set_policy", "admin", Access.ADMIN)
+    def SetSchedulerPolicy(self, request: llm_pb2.SetSchedulerPolicyRequest, caller: Caller) -> Any:
+        self._llm.set_policy(request.policy, request.quantum or None)
+        return convert.to_proto_scheduler_state(self._llm.scheduler_state())
+
+    @unary("llm.set_quota", "admin", Access.ADMIN)
+    def SetQuota(self, request: llm_pb2.SetQuotaRequest, caller: Caller) -> llm_pb2.SetQuotaResponse:
+        _require(request.agent_id, "agent_id")
+        self._agents.get(request.agent_id)
+        self._llm.set_quota(request.agent_id, request.tokens_per_minute)
+        return llm_pb2.SetQuotaResponse()
+
+
 def _require(value: str, name: str) -> None:
     if not value:
         raise InvalidArgument(f"{name} is required")
@@ -142,7 +211,6 @@ def unavailable_servicers(runtime: SyscallRuntime) -> list[tuple[Any, Callable[.
     specs = [
         (files_pb2_grpc, "FileService", "files", "fs", "the semantic file system is not in this kernel yet"),
         (context_pb2_grpc, "ContextService", "context", "context", "context paging is not in this kernel yet"),
-        (llm_pb2_grpc, "LLMService", "llm", "llm", "no LLM backend is configured in this kernel yet"),
     ]
     return [
         (_status_servicer(getattr(mod, f"{svc}Servicer"), name, res, detail)(runtime),

@@ -24,7 +24,7 @@ def test_precedence_file_env_flags(tmp_path: Path) -> None:
     assert (config.port, config.host, config.grace_period_s) == (7001, "0.0.0.0", 3.0)
     assert config.limits.max_batch == 10 and config.limits.max_note_chars == 32_768
     assert config.queues["memory"] == QueueConfig(capacity=5, workers=3)
-    assert config.queues["llm"].workers == 1
+    assert config.queues["llm"].workers == 64
     assert load_config(env=env, port=7002, host=None).port == 7002
 
 
@@ -51,3 +51,20 @@ def test_env_urls(tmp_path: Path) -> None:
     env = {"AIOS_DATABASE_URL": "postgresql+psycopg://u@h/db", "AIOS_CHROMA_URL": "http://h:8000"}
     config = load_config(env=env)
     assert config.sqlalchemy_url == "postgresql+psycopg://u@h/db" and config.chroma_url == "http://h:8000"
+
+
+def test_llm_section_and_env(tmp_path: Path) -> None:
+    path = tmp_path / "aios.toml"
+    path.write_text('[llm]\npolicy = "rr"\nquantum = 8\nn_ctx = 2048\n')
+    config = load_config(path, env={"AIOS_LLM_N_THREADS": "2"})
+    assert (config.llm.policy, config.llm.quantum, config.llm.n_ctx, config.llm.n_threads) == ("rr", 8, 2048, 2)
+    cases = [
+        ('[llm]\npolicy = "lottery"', "llm.policy"),
+        ('[llm]\nbackend = "remote"', "remote_url"),
+        ("[llm]\nquantum = 0", "llm.quantum"),
+        ("[llm]\nnope = 1", r"unknown keys in \[llm\]"),
+    ]
+    for toml, message in cases:
+        path.write_text(toml)
+        with pytest.raises(InvalidArgument, match=message):
+            load_config(path, env={})

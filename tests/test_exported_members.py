@@ -7,8 +7,14 @@ import pytest
 EXPECTED = {
     "aios": ["__version__"],
     "aios.client": [
-        "Agent", "AgentCredentials", "AgentStats", "AsyncClient", "Client", "Identity", "KernelStats", "Note",
-        "QueueStats", "ReindexProgress", "SearchHit", "SubsystemStatus", "Syscall",
+        "Agent", "AgentCredentials", "AgentStats", "AsyncClient", "Client", "Completion", "CompletionChunk",
+        "Identity", "KernelStats", "LLMAgentStats", "ModelInfo", "Note", "QueueStats", "ReindexProgress",
+        "SchedulerState", "SearchHit", "SubsystemStatus", "Syscall", "Timing", "Usage", "WaitingRequest",
+    ],
+    "aios.llm": [
+        "AgentLLMStats", "ChatMessage", "Completion", "JobClass", "LLMCore", "LLMRequest", "LLMService",
+        "ModelInfo", "Policy", "RunEvent", "SamplingParams", "Scheduler", "SchedulerConfig", "SchedulerState",
+        "Usage", "jain_index",
     ],
     "aios.errors": [
         "AiosError", "InvalidArgument", "NotFound", "AlreadyExists", "PermissionDenied", "Unauthenticated",

@@ -6,7 +6,7 @@ from typing import Any
 import grpc
 
 from aios.client import _types as t
-from aios.client._base import _CHANNEL_OPTIONS, BaseClient, Op, Stubs, map_errors
+from aios.client._base import _CHANNEL_OPTIONS, BaseClient, Messages, Op, Stubs, map_errors
 
 __all__ = ["AsyncClient"]
 
@@ -75,6 +75,46 @@ class AsyncClient(BaseClient):
 
     async def status(self, subsystem: str) -> t.SubsystemStatus:
         return await self._call(self._status(subsystem))
+
+    async def chat(self, messages: Messages, *, session: str = "", **sampling: Any) -> t.Completion:
+        """Generate the assistant's reply. `sampling`: max_tokens, temperature, top_p, top_k, min_p,
+        repeat_penalty, seed, stop, json_schema (dict or str), grammar (GBNF)."""
+        return await self._call(self._chat(messages, session, sampling, stream=False))
+
+    async def chat_stream(
+        self, messages: Messages, *, session: str = "", **sampling: Any
+    ) -> AsyncIterator[t.CompletionChunk]:
+        """Like chat, streaming text as it is produced; the last chunk has finish_reason, usage, timing."""
+        op = self._chat(messages, session, sampling, stream=True)
+        with map_errors():
+            async for chunk in op.method(op.request, metadata=self._metadata, timeout=self.timeout):
+                yield op.parse(chunk)
+
+    async def complete(self, prompt: str, *, session: str = "", **sampling: Any) -> t.Completion:
+        return await self._call(self._complete(prompt, session, sampling, stream=False))
+
+    async def complete_stream(
+        self, prompt: str, *, session: str = "", **sampling: Any
+    ) -> AsyncIterator[t.CompletionChunk]:
+        op = self._complete(prompt, session, sampling, stream=True)
+        with map_errors():
+            async for chunk in op.method(op.request, metadata=self._metadata, timeout=self.timeout):
+                yield op.parse(chunk)
+
+    async def count_tokens(self, text: str = "", messages: Messages | None = None) -> int:
+        return await self._call(self._count_tokens(text, messages))
+
+    async def model_info(self) -> t.ModelInfo:
+        return await self._call(self._model_info())
+
+    async def scheduler(self) -> t.SchedulerState:
+        return await self._call(self._scheduler())
+
+    async def set_policy(self, policy: str, quantum: int | None = None) -> t.SchedulerState:
+        return await self._call(self._set_policy(policy, quantum))
+
+    async def set_quota(self, agent_id: str, tokens_per_minute: int) -> None:
+        await self._call(self._set_quota(agent_id, tokens_per_minute))
 
     async def reindex(self, agent_id: str | None = None) -> AsyncIterator[t.ReindexProgress]:
         op = self._reindex(agent_id)

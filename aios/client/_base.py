@@ -7,6 +7,7 @@ how they make the call (httpx's BaseClient / Client / AsyncClient split).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
@@ -21,6 +22,7 @@ from aios._proto.aios.v1 import (
     common_pb2,
     context_pb2_grpc,
     files_pb2_grpc,
+    llm_pb2,
     llm_pb2_grpc,
     memory_pb2,
     memory_pb2_grpc,
@@ -34,6 +36,9 @@ _CHANNEL_OPTIONS = [
     ("grpc.max_receive_message_length", 64 * 1024 * 1024),
     ("grpc.max_send_message_length", 64 * 1024 * 1024),
 ]
+
+
+Messages = list[dict[str, str]] | list[tuple[str, str]]
 
 
 class Op(NamedTuple):
@@ -154,6 +159,38 @@ class BaseClient:
             lambda r: t.ReindexProgress(r.done, r.total),
         )
 
+    # -- llm ---------------------------------------------------------------------------------------
+
+    def _chat(self, messages: Messages, session: str, sampling: dict[str, Any], stream: bool) -> Op:
+        request = llm_pb2.ChatRequest(messages=_messages(messages), params=_params(**sampling), session=session)
+        if stream:
+            return Op(self._stubs.llm.ChatStream, request, _chunk)
+        return Op(self._stubs.llm.Chat, request, _completion)
+
+    def _complete(self, prompt: str, session: str, sampling: dict[str, Any], stream: bool) -> Op:
+        request = llm_pb2.CompleteRequest(prompt=prompt, params=_params(**sampling), session=session)
+        if stream:
+            return Op(self._stubs.llm.CompleteStream, request, _chunk)
+        return Op(self._stubs.llm.Complete, request, _completion)
+
+    def _count_tokens(self, text: str, messages: Messages | None) -> Op:
+        request = llm_pb2.CountTokensRequest(text=text, messages=_messages(messages or []))
+        return Op(self._stubs.llm.CountTokens, request, lambda r: r.tokens)
+
+    def _model_info(self) -> Op:
+        return Op(self._stubs.llm.GetModelInfo, llm_pb2.GetModelInfoRequest(), _model_info)
+
+    def _scheduler(self) -> Op:
+        return Op(self._stubs.llm.GetScheduler, llm_pb2.GetSchedulerRequest(), _scheduler)
+
+    def _set_policy(self, policy: str, quantum: int | None) -> Op:
+        request = llm_pb2.SetSchedulerPolicyRequest(policy=policy, quantum=quantum or 0)
+        return Op(self._stubs.llm.SetSchedulerPolicy, request, _scheduler)
+
+    def _set_quota(self, agent_id: str, tokens_per_minute: int) -> Op:
+        request = llm_pb2.SetQuotaRequest(agent_id=agent_id, tokens_per_minute=tokens_per_minute)
+        return Op(self._stubs.llm.SetQuota, request, lambda r: None)
+
     def _status(self, subsystem: str) -> Op:
         stubs = {"files": self._stubs.files, "context": self._stubs.context, "llm": self._stubs.llm}
         if subsystem not in stubs:
@@ -209,3 +246,74 @@ def _stats(r: admin_pb2.KernelStats) -> t.KernelStats:
         agents_registered=r.agents_registered,
         uptime_s=r.uptime_s,
     )
+
+
+# -- llm ------------------------------------------------------------------------------------------
+
+
+def _messages(messages: Messages) -> list[llm_pb2.ChatMessage]:
+    out = []
+    for m in messages:
+        role, content = (m["role"], m["content"]) if isinstance(m, dict) else m
+        out.append(llm_pb2.ChatMessage(role=role, content=content))
+    return out
+
+
+def _params(
+    max_tokens: int = 256,
+    temperature: float | None = None,
+    top_p: float | None = None,
+    top_k: int | None = None,
+    min_p: float | None = None,
+    repeat_penalty: float | None = None,
+    seed: int | None = None,
+    stop: list[str] | None = None,
+    json_schema: str | dict[str, Any] | None = None,
+    grammar: str | None = None,
+) -> llm_pb2.SamplingParams:
+    """Sampling options; None keeps the kernel's default (temperature 0: greedy)."""
+    optional = {"temperature": temperature, "top_p": top_p, "top_k": top_k, "min_p": min_p,
+                "repeat_penalty": repeat_penalty, "seed": seed}  # fmt: skip
+    schema = json.dumps(json_schema) if isinstance(json_schema, dict) else (json_schema or "")
+    return llm_pb2.SamplingParams(
+        max_tokens=max_tokens, stop=stop or [], json_schema=schema, grammar=grammar or "",
+        **{k: v for k, v in optional.items() if v is not None},
+    )  # fmt: skip
+
+
+def _usage(u: llm_pb2.Usage) -> t.Usage:
+    return t.Usage(u.prompt_tokens, u.completion_tokens, u.cached_tokens)
+
+
+def _timing(x: llm_pb2.Timing) -> t.Timing:
+    return t.Timing(x.queue_s, x.ttft_s, x.total_s, x.preemptions, x.context_switches)
+
+
+def _completion(c: llm_pb2.Completion) -> t.Completion:
+    return t.Completion(c.text, c.finish_reason, _usage(c.usage), _timing(c.timing))
+
+
+def _chunk(c: llm_pb2.CompletionChunk) -> t.CompletionChunk:
+    last = bool(c.finish_reason)
+    return t.CompletionChunk(c.delta, c.finish_reason, _usage(c.usage) if last else None,
+                             _timing(c.timing) if last else None)  # fmt: skip
+
+
+def _model_info(m: llm_pb2.ModelInfo) -> t.ModelInfo:
+    kv = {f.name: getattr(m.kv, f.name) for f in m.kv.DESCRIPTOR.fields}
+    return t.ModelInfo(m.backend, m.model, m.path, m.n_ctx, m.policy, m.quantum, m.context_switches, kv)
+
+
+def _waiting(w: llm_pb2.WaitingRequest) -> t.WaitingRequest:
+    return t.WaitingRequest(w.id, w.agent_id, w.job_class, w.priority, w.waited_s)
+
+
+def _scheduler(s: llm_pb2.SchedulerState) -> t.SchedulerState:
+    agents = [
+        t.LLMAgentStats(a.agent_id, a.requests, a.prompt_tokens, a.completion_tokens, a.cached_tokens,
+                        a.mean_queue_s, a.mean_ttft_s, a.mean_tpot_s, a.mean_turnaround_s, a.preemptions,
+                        a.virtual_counter, a.quota_tokens_per_minute)
+        for a in s.agents
+    ]  # fmt: skip
+    return t.SchedulerState(s.policy, s.quantum, [_waiting(w) for w in s.running], [_waiting(w) for w in s.waiting],
+                            agents, s.jain_fairness, s.tokens_per_s)  # fmt: skip

@@ -6,7 +6,7 @@ from typing import Any
 import grpc
 
 from aios.client import _types as t
-from aios.client._base import _CHANNEL_OPTIONS, BaseClient, Op, Stubs, map_errors
+from aios.client._base import _CHANNEL_OPTIONS, BaseClient, Messages, Op, Stubs, map_errors
 
 __all__ = ["Client"]
 
@@ -75,6 +75,42 @@ class Client(BaseClient):
 
     def status(self, subsystem: str) -> t.SubsystemStatus:
         return self._call(self._status(subsystem))
+
+    def chat(self, messages: Messages, *, session: str = "", **sampling: Any) -> t.Completion:
+        """Generate the assistant's reply. `sampling`: max_tokens, temperature, top_p, top_k, min_p,
+        repeat_penalty, seed, stop, json_schema (dict or str), grammar (GBNF)."""
+        return self._call(self._chat(messages, session, sampling, stream=False))
+
+    def chat_stream(self, messages: Messages, *, session: str = "", **sampling: Any) -> Iterator[t.CompletionChunk]:
+        """Like chat, streaming text as it is produced; the last chunk has finish_reason, usage, timing."""
+        op = self._chat(messages, session, sampling, stream=True)
+        with map_errors():
+            for chunk in op.method(op.request, metadata=self._metadata, timeout=self.timeout):
+                yield op.parse(chunk)
+
+    def complete(self, prompt: str, *, session: str = "", **sampling: Any) -> t.Completion:
+        return self._call(self._complete(prompt, session, sampling, stream=False))
+
+    def complete_stream(self, prompt: str, *, session: str = "", **sampling: Any) -> Iterator[t.CompletionChunk]:
+        op = self._complete(prompt, session, sampling, stream=True)
+        with map_errors():
+            for chunk in op.method(op.request, metadata=self._metadata, timeout=self.timeout):
+                yield op.parse(chunk)
+
+    def count_tokens(self, text: str = "", messages: Messages | None = None) -> int:
+        return self._call(self._count_tokens(text, messages))
+
+    def model_info(self) -> t.ModelInfo:
+        return self._call(self._model_info())
+
+    def scheduler(self) -> t.SchedulerState:
+        return self._call(self._scheduler())
+
+    def set_policy(self, policy: str, quantum: int | None = None) -> t.SchedulerState:
+        return self._call(self._set_policy(policy, quantum))
+
+    def set_quota(self, agent_id: str, tokens_per_minute: int) -> None:
+        self._call(self._set_quota(agent_id, tokens_per_minute))
 
     def reindex(self, agent_id: str | None = None) -> Iterator[t.ReindexProgress]:
         op = self._reindex(agent_id)

@@ -6,6 +6,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 __all__ = [
+    "Completion",
+    "CompletionChunk",
+    "LLMAgentStats",
+    "ModelInfo",
+    "SchedulerState",
+    "Timing",
+    "Usage",
+    "WaitingRequest",
     "Agent",
     "AgentCredentials",
     "AgentStats",
@@ -112,3 +120,86 @@ class SubsystemStatus:
     name: str
     available: bool
     detail: str
+
+
+@dataclass(frozen=True)
+class Usage:
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int
+    """Prompt tokens whose KV state was reused instead of prefilled."""
+
+
+@dataclass(frozen=True)
+class Timing:
+    queue_s: float
+    ttft_s: float
+    total_s: float
+    preemptions: int
+    context_switches: int
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    finish_reason: str
+    """stop, length or cancelled."""
+    usage: Usage
+    timing: Timing
+
+
+@dataclass(frozen=True)
+class CompletionChunk:
+    delta: str
+    finish_reason: str
+    """Empty except on the last chunk, which also carries usage and timing."""
+    usage: Usage | None
+    timing: Timing | None
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    backend: str
+    model: str
+    path: str
+    n_ctx: int
+    policy: str
+    quantum: int
+    context_switches: int
+    kv: dict[str, float]
+
+
+@dataclass(frozen=True)
+class LLMAgentStats:
+    agent_id: str
+    requests: int
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int
+    mean_queue_s: float
+    mean_ttft_s: float
+    mean_tpot_s: float
+    mean_turnaround_s: float
+    preemptions: int
+    virtual_counter: float
+    quota_tokens_per_minute: int
+
+
+@dataclass(frozen=True)
+class WaitingRequest:
+    id: int
+    agent_id: str
+    job_class: str
+    priority: int
+    waited_s: float
+
+
+@dataclass(frozen=True)
+class SchedulerState:
+    policy: str
+    quantum: int
+    running: list[WaitingRequest]
+    waiting: list[WaitingRequest]
+    agents: list[LLMAgentStats]
+    jain_fairness: float
+    tokens_per_s: float

@@ -25,13 +25,53 @@ _sym_db = _symbol_database.Default()
 from aios._proto.aios.v1 import common_pb2 as aios_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x11\x61ios/v1/llm.proto\x12\x07\x61ios.v1\x1a\x14\x61ios/v1/common.proto2N\n\nLLMService\x12@\n\tGetStatus\x12\x19.aios.v1.GetStatusRequest\x1a\x18.aios.v1.SubsystemStatusb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x11\x61ios/v1/llm.proto\x12\x07\x61ios.v1\x1a\x14\x61ios/v1/common.proto\",\n\x0b\x43hatMessage\x12\x0c\n\x04role\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\t\"\xa8\x02\n\x0eSamplingParams\x12\x12\n\nmax_tokens\x18\x01 \x01(\r\x12\x18\n\x0btemperature\x18\x02 \x01(\x02H\x00\x88\x01\x01\x12\x12\n\x05top_p\x18\x03 \x01(\x02H\x01\x88\x01\x01\x12\x12\n\x05top_k\x18\x04 \x01(\rH\x02\x88\x01\x01\x12\x12\n\x05min_p\x18\x05 \x01(\x02H\x03\x88\x01\x01\x12\x1b\n\x0erepeat_penalty\x18\x06 \x01(\x02H\x04\x88\x01\x01\x12\x11\n\x04seed\x18\x07 \x01(\rH\x05\x88\x01\x01\x12\x0c\n\x04stop\x18\x08 \x03(\t\x12\x13\n\x0bjson_schema\x18\t \x01(\t\x12\x0f\n\x07grammar\x18\n \x01(\tB\x0e\n\x0c_temperatureB\x08\n\x06_top_pB\x08\n\x06_top_kB\x08\n\x06_min_pB\x11\n\x0f_repeat_penaltyB\x07\n\x05_seed\"o\n\x0b\x43hatRequest\x12&\n\x08messages\x18\x01 \x03(\x0b\x32\x14.aios.v1.ChatMessage\x12\'\n\x06params\x18\x02 \x01(\x0b\x32\x17.aios.v1.SamplingParams\x12\x0f\n\x07session\x18\x03 \x01(\t\"[\n\x0f\x43ompleteRequest\x12\x0e\n\x06prompt\x18\x01 \x01(\t\x12\'\n\x06params\x18\x02 \x01(\x0b\x32\x17.aios.v1.SamplingParams\x12\x0f\n\x07session\x18\x03 \x01(\t\"P\n\x05Usage\x12\x15\n\rprompt_tokens\x18\x01 \x01(\r\x12\x19\n\x11\x63ompletion_tokens\x18\x02 \x01(\r\x12\x15\n\rcached_tokens\x18\x03 \x01(\r\"i\n\x06Timing\x12\x0f\n\x07queue_s\x18\x01 \x01(\x01\x12\x0e\n\x06ttft_s\x18\x02 \x01(\x01\x12\x0f\n\x07total_s\x18\x03 \x01(\x01\x12\x13\n\x0bpreemptions\x18\x04 \x01(\r\x12\x18\n\x10\x63ontext_switches\x18\x05 \x01(\r\"q\n\nCompletion\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x15\n\rfinish_reason\x18\x02 \x01(\t\x12\x1d\n\x05usage\x18\x03 \x01(\x0b\x32\x0e.aios.v1.Usage\x12\x1f\n\x06timing\x18\x04 \x01(\x0b\x32\x0f.aios.v1.Timing\"w\n\x0f\x43ompletionChunk\x12\r\n\x05\x64\x65lta\x18\x01 \x01(\t\x12\x15\n\rfinish_reason\x18\x02 \x01(\t\x12\x1d\n\x05usage\x18\x03 \x01(\x0b\x32\x0e.aios.v1.Usage\x12\x1f\n\x06timing\x18\x04 \x01(\x0b\x32\x0f.aios.v1.Timing\"J\n\x12\x43ountTokensRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\x12&\n\x08messages\x18\x02 \x03(\x0b\x32\x14.aios.v1.ChatMessage\"%\n\x13\x43ountTokensResponse\x12\x0e\n\x06tokens\x18\x01 \x01(\r\"\x15\n\x13GetModelInfoRequest\"\xc7\x01\n\x0bKVCacheInfo\x12\r\n\x05saves\x18\x01 \x01(\x04\x12\x10\n\x08restores\x18\x02 \x01(\x04\x12\x13\n\x0b\x62ytes_saved\x18\x03 \x01(\x04\x12\x16\n\x0e\x62ytes_restored\x18\x04 \x01(\x04\x12\x0e\n\x06save_s\x18\x05 \x01(\x01\x12\x11\n\trestore_s\x18\x06 \x01(\x01\x12\x0e\n\x06spills\x18\x07 \x01(\x04\x12\x11\n\tram_bytes\x18\x08 \x01(\x04\x12\x12\n\ndisk_bytes\x18\t \x01(\x04\x12\x10\n\x08sessions\x18\n \x01(\r\"\xa5\x01\n\tModelInfo\x12\x0f\n\x07\x62\x61\x63kend\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x0c\n\x04path\x18\x03 \x01(\t\x12\r\n\x05n_ctx\x18\x04 \x01(\r\x12\x0e\n\x06policy\x18\x05 \x01(\t\x12\x0f\n\x07quantum\x18\x06 \x01(\r\x12\x18\n\x10\x63ontext_switches\x18\x07 \x01(\x04\x12 \n\x02kv\x18\x08 \x01(\x0b\x32\x14.aios.v1.KVCacheInfo\"\x15\n\x13GetSchedulerRequest\"e\n\x0eWaitingRequest\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x11\n\tjob_class\x18\x03 \x01(\t\x12\x10\n\x08priority\x18\x04 \x01(\x05\x12\x10\n\x08waited_s\x18\x05 \x01(\x01\"\xa6\x02\n\rAgentLLMStats\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x10\n\x08requests\x18\x02 \x01(\x04\x12\x15\n\rprompt_tokens\x18\x03 \x01(\x04\x12\x19\n\x11\x63ompletion_tokens\x18\x04 \x01(\x04\x12\x15\n\rcached_tokens\x18\x05 \x01(\x04\x12\x14\n\x0cmean_queue_s\x18\x06 \x01(\x01\x12\x13\n\x0bmean_ttft_s\x18\x07 \x01(\x01\x12\x13\n\x0bmean_tpot_s\x18\x08 \x01(\x01\x12\x19\n\x11mean_turnaround_s\x18\t \x01(\x01\x12\x13\n\x0bpreemptions\x18\n \x01(\x04\x12\x17\n\x0fvirtual_counter\x18\x0b \x01(\x01\x12\x1f\n\x17quota_tokens_per_minute\x18\x0c \x01(\r\"\xda\x01\n\x0eSchedulerState\x12\x0e\n\x06policy\x18\x01 \x01(\t\x12\x0f\n\x07quantum\x18\x02 \x01(\r\x12(\n\x07running\x18\x03 \x03(\x0b\x32\x17.aios.v1.WaitingRequest\x12(\n\x07waiting\x18\x04 \x03(\x0b\x32\x17.aios.v1.WaitingRequest\x12&\n\x06\x61gents\x18\x05 \x03(\x0b\x32\x16.aios.v1.AgentLLMStats\x12\x15\n\rjain_fairness\x18\x06 \x01(\x01\x12\x14\n\x0ctokens_per_s\x18\x07 \x01(\x01\"<\n\x19SetSchedulerPolicyRequest\x12\x0e\n\x06policy\x18\x01 \x01(\t\x12\x0f\n\x07quantum\x18\x02 \x01(\r\">\n\x0fSetQuotaRequest\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x19\n\x11tokens_per_minute\x18\x02 \x01(\r\"\x12\n\x10SetQuotaResponse2\xab\x05\n\nLLMService\x12@\n\tGetStatus\x12\x19.aios.v1.GetStatusRequest\x1a\x18.aios.v1.SubsystemStatus\x12\x31\n\x04\x43hat\x12\x14.aios.v1.ChatRequest\x1a\x13.aios.v1.Completion\x12>\n\nChatStream\x12\x14.aios.v1.ChatRequest\x1a\x18.aios.v1.CompletionChunk0\x01\x12\x39\n\x08\x43omplete\x12\x18.aios.v1.CompleteRequest\x1a\x13.aios.v1.Completion\x12\x46\n\x0e\x43ompleteStream\x12\x18.aios.v1.CompleteRequest\x1a\x18.aios.v1.CompletionChunk0\x01\x12H\n\x0b\x43ountTokens\x12\x1b.aios.v1.CountTokensRequest\x1a\x1c.aios.v1.CountTokensResponse\x12@\n\x0cGetModelInfo\x12\x1c.aios.v1.GetModelInfoRequest\x1a\x12.aios.v1.ModelInfo\x12\x45\n\x0cGetScheduler\x12\x1c.aios.v1.GetSchedulerRequest\x1a\x17.aios.v1.SchedulerState\x12Q\n\x12SetSchedulerPolicy\x12\".aios.v1.SetSchedulerPolicyRequest\x1a\x17.aios.v1.SchedulerState\x12?\n\x08SetQuota\x12\x18.aios.v1.SetQuotaRequest\x1a\x19.aios.v1.SetQuotaResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'aios.v1.llm_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_LLMSERVICE']._serialized_start=52
-  _globals['_LLMSERVICE']._serialized_end=130
+  _globals['_CHATMESSAGE']._serialized_start=52
+  _globals['_CHATMESSAGE']._serialized_end=96
+  _globals['_SAMPLINGPARAMS']._serialized_start=99
+  _globals['_SAMPLINGPARAMS']._serialized_end=395
+  _globals['_CHATREQUEST']._serialized_start=397
+  _globals['_CHATREQUEST']._serialized_end=508
+  _globals['_COMPLETEREQUEST']._serialized_start=510
+  _globals['_COMPLETEREQUEST']._serialized_end=601
+  _globals['_USAGE']._serialized_start=603
+  _globals['_USAGE']._serialized_end=683
+  _globals['_TIMING']._serialized_start=685
+  _globals['_TIMING']._serialized_end=790
+  _globals['_COMPLETION']._serialized_start=792
+  _globals['_COMPLETION']._serialized_end=905
+  _globals['_COMPLETIONCHUNK']._serialized_start=907
+  _globals['_COMPLETIONCHUNK']._serialized_end=1026
+  _globals['_COUNTTOKENSREQUEST']._serialized_start=1028
+  _globals['_COUNTTOKENSREQUEST']._serialized_end=1102
+  _globals['_COUNTTOKENSRESPONSE']._serialized_start=1104
+  _globals['_COUNTTOKENSRESPONSE']._serialized_end=1141
+  _globals['_GETMODELINFOREQUEST']._serialized_start=1143
+  _globals['_GETMODELINFOREQUEST']._serialized_end=1164
+  _globals['_KVCACHEINFO']._serialized_start=1167
+  _globals['_KVCACHEINFO']._serialized_end=1366
+  _globals['_MODELINFO']._serialized_start=1369
+  _globals['_MODELINFO']._serialized_end=1534
+  _globals['_GETSCHEDULERREQUEST']._serialized_start=1536
+  _globals['_GETSCHEDULERREQUEST']._serialized_end=1557
+  _globals['_WAITINGREQUEST']._serialized_start=1559
+  _globals['_WAITINGREQUEST']._serialized_end=1660
+  _globals['_AGENTLLMSTATS']._serialized_start=1663
+  _globals['_AGENTLLMSTATS']._serialized_end=1957
+  _globals['_SCHEDULERSTATE']._serialized_start=1960
+  _globals['_SCHEDULERSTATE']._serialized_end=2178
+  _globals['_SETSCHEDULERPOLICYREQUEST']._serialized_start=2180
+  _globals['_SETSCHEDULERPOLICYREQUEST']._serialized_end=2240
+  _globals['_SETQUOTAREQUEST']._serialized_start=2242
+  _globals['_SETQUOTAREQUEST']._serialized_end=2304
+  _globals['_SETQUOTARESPONSE']._serialized_start=2306
+  _globals['_SETQUOTARESPONSE']._serialized_end=2324
+  _globals['_LLMSERVICE']._serialized_start=2327
+  _globals['_LLMSERVICE']._serialized_end=3010
 # @@protoc_insertion_point(module_scope)

@@ -4,6 +4,7 @@ import grpc
 import warnings
 
 from aios._proto.aios.v1 import common_pb2 as aios_dot_v1_dot_common__pb2
+from aios._proto.aios.v1 import llm_pb2 as aios_dot_v1_dot_llm__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -26,7 +27,8 @@ if _version_not_supported:
 
 
 class LLMServiceStub:
-    """Scheduled LLM calls. GetStatus tells whether this kernel serves the subsystem yet.
+    """Scheduled LLM calls: many agents share one model. Generation RPCs run in the caller's namespace;
+    the scheduler RPCs need the admin token.
     """
 
     def __init__(self, channel):
@@ -40,14 +42,119 @@ class LLMServiceStub:
                 request_serializer=aios_dot_v1_dot_common__pb2.GetStatusRequest.SerializeToString,
                 response_deserializer=aios_dot_v1_dot_common__pb2.SubsystemStatus.FromString,
                 _registered_method=True)
+        self.Chat = channel.unary_unary(
+                '/aios.v1.LLMService/Chat',
+                request_serializer=aios_dot_v1_dot_llm__pb2.ChatRequest.SerializeToString,
+                response_deserializer=aios_dot_v1_dot_llm__pb2.Completion.FromString,
+                _registered_method=True)
+        self.ChatStream = channel.unary_stream(
+                '/aios.v1.LLMService/ChatStream',
+                request_serializer=aios_dot_v1_dot_llm__pb2.ChatRequest.SerializeToString,
+                response_deserializer=aios_dot_v1_dot_llm__pb2.CompletionChunk.FromString,
+                _registered_method=True)
+        self.Complete = channel.unary_unary(
+                '/aios.v1.LLMService/Complete',
+                request_serializer=aios_dot_v1_dot_llm__pb2.CompleteRequest.SerializeToString,
+                response_deserializer=aios_dot_v1_dot_llm__pb2.Completion.FromString,
+                _registered_method=True)
+        self.CompleteStream = channel.unary_stream(
+                '/aios.v1.LLMService/CompleteStream',
+                request_serializer=aios_dot_v1_dot_llm__pb2.CompleteRequest.SerializeToString,
+                response_deserializer=aios_dot_v1_dot_llm__pb2.CompletionChunk.FromString,
+                _registered_method=True)
+        self.CountTokens = channel.unary_unary(
+                '/aios.v1.LLMService/CountTokens',
+                request_serializer=aios_dot_v1_dot_llm__pb2.CountTokensRequest.SerializeToString,
+                response_deserializer=aios_dot_v1_dot_llm__pb2.CountTokensResponse.FromString,
+                _registered_method=True)
+        self.GetModelInfo = channel.unary_unary(
+                '/aios.v1.LLMService/GetModelInfo',
+                request_serializer=aios_dot_v1_dot_llm__pb2.GetModelInfoRequest.SerializeToString,
+                response_deserializer=aios_dot_v1_dot_llm__pb2.ModelInfo.FromString,
+                _registered_method=True)
+        self.GetScheduler = channel.unary_unary(
+                '/aios.v1.LLMService/GetScheduler',
+                request_serializer=aios_dot_v1_dot_llm__pb2.GetSchedulerRequest.SerializeToString,
+                response_deserializer=aios_dot_v1_dot_llm__pb2.SchedulerState.FromString,
+                _registered_method=True)
+        self.SetSchedulerPolicy = channel.unary_unary(
+                '/aios.v1.LLMService/SetSchedulerPolicy',
+                request_serializer=aios_dot_v1_dot_llm__pb2.SetSchedulerPolicyRequest.SerializeToString,
+                response_deserializer=aios_dot_v1_dot_llm__pb2.SchedulerState.FromString,
+                _registered_method=True)
+        self.SetQuota = channel.unary_unary(
+                '/aios.v1.LLMService/SetQuota',
+                request_serializer=aios_dot_v1_dot_llm__pb2.SetQuotaRequest.SerializeToString,
+                response_deserializer=aios_dot_v1_dot_llm__pb2.SetQuotaResponse.FromString,
+                _registered_method=True)
 
 
 class LLMServiceServicer:
-    """Scheduled LLM calls. GetStatus tells whether this kernel serves the subsystem yet.
+    """Scheduled LLM calls: many agents share one model. Generation RPCs run in the caller's namespace;
+    the scheduler RPCs need the admin token.
     """
 
     def GetStatus(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Chat(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ChatStream(self, request, context):
+        """Text as it is produced; the last chunk carries finish_reason, usage and timing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Complete(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CompleteStream(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CountTokens(self, request, context):
+        """Tokens of a text or of a chat rendered with the model's chat template.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetModelInfo(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetScheduler(self, request, context):
+        """Admin: the scheduler's queue, running request, per-agent figures and fairness.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetSchedulerPolicy(self, request, context):
+        """Admin: switch policy (fifo | rr | fair) and quantum at run time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetQuota(self, request, context):
+        """Admin: an agent's token quota per minute (0 = unlimited).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -60,6 +167,51 @@ def add_LLMServiceServicer_to_server(servicer, server):
                     request_deserializer=aios_dot_v1_dot_common__pb2.GetStatusRequest.FromString,
                     response_serializer=aios_dot_v1_dot_common__pb2.SubsystemStatus.SerializeToString,
             ),
+            'Chat': grpc.unary_unary_rpc_method_handler(
+                    servicer.Chat,
+                    request_deserializer=aios_dot_v1_dot_llm__pb2.ChatRequest.FromString,
+                    response_serializer=aios_dot_v1_dot_llm__pb2.Completion.SerializeToString,
+            ),
+            'ChatStream': grpc.unary_stream_rpc_method_handler(
+                    servicer.ChatStream,
+                    request_deserializer=aios_dot_v1_dot_llm__pb2.ChatRequest.FromString,
+                    response_serializer=aios_dot_v1_dot_llm__pb2.CompletionChunk.SerializeToString,
+            ),
+            'Complete': grpc.unary_unary_rpc_method_handler(
+                    servicer.Complete,
+                    request_deserializer=aios_dot_v1_dot_llm__pb2.CompleteRequest.FromString,
+                    response_serializer=aios_dot_v1_dot_llm__pb2.Completion.SerializeToString,
+            ),
+            'CompleteStream': grpc.unary_stream_rpc_method_handler(
+                    servicer.CompleteStream,
+                    request_deserializer=aios_dot_v1_dot_llm__pb2.CompleteRequest.FromString,
+                    response_serializer=aios_dot_v1_dot_llm__pb2.CompletionChunk.SerializeToString,
+            ),
+            'CountTokens': grpc.unary_unary_rpc_method_handler(
+                    servicer.CountTokens,
+                    request_deserializer=aios_dot_v1_dot_llm__pb2.CountTokensRequest.FromString,
+                    response_serializer=aios_dot_v1_dot_llm__pb2.CountTokensResponse.SerializeToString,
+            ),
+            'GetModelInfo': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetModelInfo,
+                    request_deserializer=aios_dot_v1_dot_llm__pb2.GetModelInfoRequest.FromString,
+                    response_serializer=aios_dot_v1_dot_llm__pb2.ModelInfo.SerializeToString,
+            ),
+            'GetScheduler': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetScheduler,
+                    request_deserializer=aios_dot_v1_dot_llm__pb2.GetSchedulerRequest.FromString,
+                    response_serializer=aios_dot_v1_dot_llm__pb2.SchedulerState.SerializeToString,
+            ),
+            'SetSchedulerPolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetSchedulerPolicy,
+                    request_deserializer=aios_dot_v1_dot_llm__pb2.SetSchedulerPolicyRequest.FromString,
+                    response_serializer=aios_dot_v1_dot_llm__pb2.SchedulerState.SerializeToString,
+            ),
+            'SetQuota': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetQuota,
+                    request_deserializer=aios_dot_v1_dot_llm__pb2.SetQuotaRequest.FromString,
+                    response_serializer=aios_dot_v1_dot_llm__pb2.SetQuotaResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'aios.v1.LLMService', rpc_method_handlers)
@@ -69,7 +221,8 @@ def add_LLMServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class LLMService:
-    """Scheduled LLM calls. GetStatus tells whether this kernel serves the subsystem yet.
+    """Scheduled LLM calls: many agents share one model. Generation RPCs run in the caller's namespace;
+    the scheduler RPCs need the admin token.
     """
 
     @staticmethod
@@ -89,6 +242,249 @@ class LLMService:
             '/aios.v1.LLMService/GetStatus',
             aios_dot_v1_dot_common__pb2.GetStatusRequest.SerializeToString,
             aios_dot_v1_dot_common__pb2.SubsystemStatus.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Chat(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aios.v1.LLMService/Chat',
+            aios_dot_v1_dot_llm__pb2.ChatRequest.SerializeToString,
+            aios_dot_v1_dot_llm__pb2.Completion.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ChatStream(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/aios.v1.LLMService/ChatStream',
+            aios_dot_v1_dot_llm__pb2.ChatRequest.SerializeToString,
+            aios_dot_v1_dot_llm__pb2.CompletionChunk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Complete(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aios.v1.LLMService/Complete',
+            aios_dot_v1_dot_llm__pb2.CompleteRequest.SerializeToString,
+            aios_dot_v1_dot_llm__pb2.Completion.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CompleteStream(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/aios.v1.LLMService/CompleteStream',
+            aios_dot_v1_dot_llm__pb2.CompleteRequest.SerializeToString,
+            aios_dot_v1_dot_llm__pb2.CompletionChunk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CountTokens(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aios.v1.LLMService/CountTokens',
+            aios_dot_v1_dot_llm__pb2.CountTokensRequest.SerializeToString,
+            aios_dot_v1_dot_llm__pb2.CountTokensResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetModelInfo(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aios.v1.LLMService/GetModelInfo',
+            aios_dot_v1_dot_llm__pb2.GetModelInfoRequest.SerializeToString,
+            aios_dot_v1_dot_llm__pb2.ModelInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetScheduler(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aios.v1.LLMService/GetScheduler',
+            aios_dot_v1_dot_llm__pb2.GetSchedulerRequest.SerializeToString,
+            aios_dot_v1_dot_llm__pb2.SchedulerState.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetSchedulerPolicy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aios.v1.LLMService/SetSchedulerPolicy',
+            aios_dot_v1_dot_llm__pb2.SetSchedulerPolicyRequest.SerializeToString,
+            aios_dot_v1_dot_llm__pb2.SchedulerState.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetQuota(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aios.v1.LLMService/SetQuota',
+            aios_dot_v1_dot_llm__pb2.SetQuotaRequest.SerializeToString,
+            aios_dot_v1_dot_llm__pb2.SetQuotaResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -4,6 +4,7 @@ isort:skip_file
 """
 
 from aios._proto.aios.v1 import common_pb2 as _common_pb2
+from aios._proto.aios.v1 import llm_pb2 as _llm_pb2
 from collections import abc as _abc
 from grpc import aio as _aio
 import abc as _abc_1
@@ -27,23 +28,57 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class LLMServiceStub:
-    """Scheduled LLM calls. GetStatus tells whether this kernel serves the subsystem yet."""
+    """Scheduled LLM calls: many agents share one model. Generation RPCs run in the caller's namespace;
+    the scheduler RPCs need the admin token.
+    """
 
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> LLMServiceAsyncStub: ...
     GetStatus: _grpc.UnaryUnaryMultiCallable[_common_pb2.GetStatusRequest, _common_pb2.SubsystemStatus]
+    Chat: _grpc.UnaryUnaryMultiCallable[_llm_pb2.ChatRequest, _llm_pb2.Completion]
+    ChatStream: _grpc.UnaryStreamMultiCallable[_llm_pb2.ChatRequest, _llm_pb2.CompletionChunk]
+    """Text as it is produced; the last chunk carries finish_reason, usage and timing."""
+    Complete: _grpc.UnaryUnaryMultiCallable[_llm_pb2.CompleteRequest, _llm_pb2.Completion]
+    CompleteStream: _grpc.UnaryStreamMultiCallable[_llm_pb2.CompleteRequest, _llm_pb2.CompletionChunk]
+    CountTokens: _grpc.UnaryUnaryMultiCallable[_llm_pb2.CountTokensRequest, _llm_pb2.CountTokensResponse]
+    """Tokens of a text or of a chat rendered with the model's chat template."""
+    GetModelInfo: _grpc.UnaryUnaryMultiCallable[_llm_pb2.GetModelInfoRequest, _llm_pb2.ModelInfo]
+    GetScheduler: _grpc.UnaryUnaryMultiCallable[_llm_pb2.GetSchedulerRequest, _llm_pb2.SchedulerState]
+    """Admin: the scheduler's queue, running request, per-agent figures and fairness."""
+    SetSchedulerPolicy: _grpc.UnaryUnaryMultiCallable[_llm_pb2.SetSchedulerPolicyRequest, _llm_pb2.SchedulerState]
+    """Admin: switch policy (fifo | rr | fair) and quantum at run time."""
+    SetQuota: _grpc.UnaryUnaryMultiCallable[_llm_pb2.SetQuotaRequest, _llm_pb2.SetQuotaResponse]
+    """Admin: an agent's token quota per minute (0 = unlimited)."""
 
 @_typing.type_check_only
 class LLMServiceAsyncStub(LLMServiceStub):
-    """Scheduled LLM calls. GetStatus tells whether this kernel serves the subsystem yet."""
+    """Scheduled LLM calls: many agents share one model. Generation RPCs run in the caller's namespace;
+    the scheduler RPCs need the admin token.
+    """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     GetStatus: _aio.UnaryUnaryMultiCallable[_common_pb2.GetStatusRequest, _common_pb2.SubsystemStatus]  # type: ignore[assignment]
+    Chat: _aio.UnaryUnaryMultiCallable[_llm_pb2.ChatRequest, _llm_pb2.Completion]  # type: ignore[assignment]
+    ChatStream: _aio.UnaryStreamMultiCallable[_llm_pb2.ChatRequest, _llm_pb2.CompletionChunk]  # type: ignore[assignment]
+    """Text as it is produced; the last chunk carries finish_reason, usage and timing."""
+    Complete: _aio.UnaryUnaryMultiCallable[_llm_pb2.CompleteRequest, _llm_pb2.Completion]  # type: ignore[assignment]
+    CompleteStream: _aio.UnaryStreamMultiCallable[_llm_pb2.CompleteRequest, _llm_pb2.CompletionChunk]  # type: ignore[assignment]
+    CountTokens: _aio.UnaryUnaryMultiCallable[_llm_pb2.CountTokensRequest, _llm_pb2.CountTokensResponse]  # type: ignore[assignment]
+    """Tokens of a text or of a chat rendered with the model's chat template."""
+    GetModelInfo: _aio.UnaryUnaryMultiCallable[_llm_pb2.GetModelInfoRequest, _llm_pb2.ModelInfo]  # type: ignore[assignment]
+    GetScheduler: _aio.UnaryUnaryMultiCallable[_llm_pb2.GetSchedulerRequest, _llm_pb2.SchedulerState]  # type: ignore[assignment]
+    """Admin: the scheduler's queue, running request, per-agent figures and fairness."""
+    SetSchedulerPolicy: _aio.UnaryUnaryMultiCallable[_llm_pb2.SetSchedulerPolicyRequest, _llm_pb2.SchedulerState]  # type: ignore[assignment]
+    """Admin: switch policy (fifo | rr | fair) and quantum at run time."""
+    SetQuota: _aio.UnaryUnaryMultiCallable[_llm_pb2.SetQuotaRequest, _llm_pb2.SetQuotaResponse]  # type: ignore[assignment]
+    """Admin: an agent's token quota per minute (0 = unlimited)."""
 
 class LLMServiceServicer(metaclass=_abc_1.ABCMeta):
-    """Scheduled LLM calls. GetStatus tells whether this kernel serves the subsystem yet."""
+    """Scheduled LLM calls: many agents share one model. Generation RPCs run in the caller's namespace;
+    the scheduler RPCs need the admin token.
+    """
 
     @_abc_1.abstractmethod
     def GetStatus(
@@ -51,5 +86,73 @@ class LLMServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _common_pb2.GetStatusRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_common_pb2.SubsystemStatus, _abc.Awaitable[_common_pb2.SubsystemStatus]]: ...
+
+    @_abc_1.abstractmethod
+    def Chat(
+        self,
+        request: _llm_pb2.ChatRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_llm_pb2.Completion, _abc.Awaitable[_llm_pb2.Completion]]: ...
+
+    @_abc_1.abstractmethod
+    def ChatStream(
+        self,
+        request: _llm_pb2.ChatRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_llm_pb2.CompletionChunk], _abc.AsyncIterator[_llm_pb2.CompletionChunk]]:
+        """Text as it is produced; the last chunk carries finish_reason, usage and timing."""
+
+    @_abc_1.abstractmethod
+    def Complete(
+        self,
+        request: _llm_pb2.CompleteRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_llm_pb2.Completion, _abc.Awaitable[_llm_pb2.Completion]]: ...
+
+    @_abc_1.abstractmethod
+    def CompleteStream(
+        self,
+        request: _llm_pb2.CompleteRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_llm_pb2.CompletionChunk], _abc.AsyncIterator[_llm_pb2.CompletionChunk]]: ...
+
+    @_abc_1.abstractmethod
+    def CountTokens(
+        self,
+        request: _llm_pb2.CountTokensRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_llm_pb2.CountTokensResponse, _abc.Awaitable[_llm_pb2.CountTokensResponse]]:
+        """Tokens of a text or of a chat rendered with the model's chat template."""
+
+    @_abc_1.abstractmethod
+    def GetModelInfo(
+        self,
+        request: _llm_pb2.GetModelInfoRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_llm_pb2.ModelInfo, _abc.Awaitable[_llm_pb2.ModelInfo]]: ...
+
+    @_abc_1.abstractmethod
+    def GetScheduler(
+        self,
+        request: _llm_pb2.GetSchedulerRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_llm_pb2.SchedulerState, _abc.Awaitable[_llm_pb2.SchedulerState]]:
+        """Admin: the scheduler's queue, running request, per-agent figures and fairness."""
+
+    @_abc_1.abstractmethod
+    def SetSchedulerPolicy(
+        self,
+        request: _llm_pb2.SetSchedulerPolicyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_llm_pb2.SchedulerState, _abc.Awaitable[_llm_pb2.SchedulerState]]:
+        """Admin: switch policy (fifo | rr | fair) and quantum at run time."""
+
+    @_abc_1.abstractmethod
+    def SetQuota(
+        self,
+        request: _llm_pb2.SetQuotaRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_llm_pb2.SetQuotaResponse, _abc.Awaitable[_llm_pb2.SetQuotaResponse]]:
+        """Admin: an agent's token quota per minute (0 = unlimited)."""
 
 def add_LLMServiceServicer_to_server(servicer: LLMServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -1,0 +1,122 @@
+"""The remote backend: any OpenAI-compatible server (llama.cpp's server, llama-cpp-python's, vLLM).
+
+The server schedules its own batch, so requests go straight to it (at most `concurrency` at once) and
+stream back; the kernel still authenticates, applies quotas and records metrics.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+
+from aios.errors import InvalidArgument, Unavailable
+from aios.llm.types import ChatMessage, Completion, LLMRequest, SamplingParams, Usage
+
+__all__ = ["RemoteBackend"]
+
+
+class RemoteBackend:
+    steppable = False
+
+    def __init__(self, base_url: str, model: str = "", api_key: str | None = None, concurrency: int = 4) -> None:
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._http = httpx.Client(base_url=base_url.rstrip("/"), headers=headers, timeout=httpx.Timeout(600, connect=5))
+        self._slots = threading.BoundedSemaphore(concurrency)
+        self.model_name = model or self._first_model()
+        self.n_ctx = 0
+
+    def _first_model(self) -> str:
+        try:
+            models = self._http.get("/v1/models").raise_for_status().json().get("data", [])
+        except httpx.HTTPError as exc:
+            raise Unavailable(f"LLM server at {self._http.base_url} is not reachable: {exc}") from None
+        return models[0]["id"] if models else ""
+
+    def count_tokens(self, text: str) -> int:
+        for path, key in (("/extras/tokenize", "input"), ("/tokenize", "content")):
+            response = self._http.post(path, json={key: text})
+            if response.status_code == 200:
+                body = response.json()
+                return len(body.get("tokens", []))
+        raise Unavailable("the LLM server offers no tokenize endpoint")
+
+    def generate(self, request: LLMRequest, messages: list[ChatMessage] | None, prompt: str | None) -> Completion:
+        body: dict[str, Any] = {"model": self.model_name, "stream": True, **_sampling(request.params)}
+        if messages is not None:
+            path = "/v1/chat/completions"
+            body["messages"] = [{"role": m.role, "content": m.content} for m in messages]
+        else:
+            path = "/v1/completions"
+            body["prompt"] = prompt
+        with self._slots:
+            request.first_scheduled = time.monotonic()
+            try:
+                for chunk in self._stream(path, body, request.should_stop):
+                    choice = (chunk.get("choices") or [{}])[0]
+                    delta = choice.get("delta", {}).get("content") if messages is not None else choice.get("text")
+                    if delta:
+                        request.first_token = request.first_token or time.monotonic()
+                        request.text += delta
+                        if request.on_text:
+                            request.on_text(delta)
+                    if choice.get("finish_reason"):
+                        request.finish_reason = choice["finish_reason"]
+                    usage = chunk.get("usage") or {}
+                    if usage:
+                        request.cached_tokens = usage.get("prompt_tokens_details", {}).get("cached_tokens", 0) or 0
+            except httpx.HTTPError as exc:
+                raise Unavailable(f"LLM server error: {exc}") from None
+        if request.should_stop() and not request.finish_reason:
+            request.finish_reason = "cancelled"
+        request.finished = time.monotonic()
+        completion = request.completion()
+        return Completion(**{**completion.__dict__, "usage": Usage(len(request.prompt_tokens),
+                             self._count_or_zero(request.text), request.cached_tokens)})  # fmt: skip
+
+    def _count_or_zero(self, text: str) -> int:
+        try:
+            return self.count_tokens(text) if text else 0
+        except Unavailable:
+            return 0
+
+    def _stream(self, path: str, body: dict[str, Any], should_stop: Callable[[], bool]) -> Iterator[dict[str, Any]]:
+        with self._http.stream("POST", path, json=body) as response:
+            if response.status_code >= 400:
+                response.read()
+                message = response.text[:500]
+                if response.status_code in (400, 422):
+                    raise InvalidArgument(f"LLM server refused the request: {message}")
+                raise Unavailable(f"LLM server answered {response.status_code}: {message}")
+            for line in response.iter_lines():
+                if should_stop():
+                    return
+                if not line.startswith("data:"):
+                    continue
+                data = line[5:].strip()
+                if data == "[DONE]":
+                    return
+                yield json.loads(data)
+
+    def close(self) -> None:
+        self._http.close()
+
+
+def _sampling(params: SamplingParams) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "max_tokens": params.max_tokens, "temperature": params.temperature, "top_p": params.top_p,
+        "top_k": params.top_k, "min_p": params.min_p, "repeat_penalty": params.repeat_penalty,
+    }  # fmt: skip
+    if params.stop:
+        body["stop"] = list(params.stop)
+    if params.seed is not None:
+        body["seed"] = params.seed
+    if params.json_schema:
+        body["response_format"] = {"type": "json_object", "schema": json.loads(params.json_schema)}
+    elif params.grammar:
+        body["grammar"] = params.grammar
+    return body
