@@ -126,5 +126,23 @@ def reindex(agent: str | None, target: str | None, token: str | None, data_dir: 
             raise click.ClickException(f"{exc.code.lower()}: {exc.message}") from None
 
 
+@admin.command()
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--last", "last_s", type=float, default=0.0, help="Only the last N seconds.")
+@_TARGET
+@_TOKEN
+@_DATA_DIR
+def timeline(path: Path, last_s: float, target: str | None, token: str | None, data_dir: Path | None) -> None:
+    """Write an SVG timeline of the LLM scheduler (who ran on the model when)."""
+    from aios.shell import write_timeline
+
+    with _client(target, token, data_dir) as client:
+        try:
+            n = write_timeline(client, path, last_s)
+        except AiosError as exc:
+            raise click.ClickException(f"{exc.code.lower()}: {exc.message}") from None
+    click.echo(f"wrote {path} ({n} slices)")
+
+
 if __name__ == "__main__":
     main()

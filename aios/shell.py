@@ -222,6 +222,25 @@ def sched_policy(state: ShellState, policy: str, quantum: int | None) -> None:
     state.console.print(f"policy {s.policy}, quantum {s.quantum}")
 
 
+@sched.command("timeline")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--last", "last_s", type=float, default=0.0, help="Only the last N seconds.")
+@pass_state
+def sched_timeline(state: ShellState, path: Path, last_s: float) -> None:
+    """Write an SVG timeline of who ran on the model when."""
+    write_timeline(state.client, path, last_s)
+    state.console.print(f"wrote {path}")
+
+
+def write_timeline(client: Client, path: Path, last_s: float = 0.0) -> int:
+    from aios.llm.timeline import render_svg
+
+    events = client.scheduler_events(last_s)
+    names = {a.id: a.name for a in client.list_agents(include_revoked=True)}
+    path.write_text(render_svg(events, names))
+    return len(events)
+
+
 @sched.command("quota")
 @click.argument("agent")
 @click.argument("tokens_per_minute", type=int)

@@ -11,7 +11,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from agents import Agent
 from aios._proto.aios.v1 import admin_pb2, llm_pb2, memory_pb2
-from aios.llm import ChatMessage, Completion, ModelInfo, SamplingParams, SchedulerState
+from aios.llm import ChatMessage, Completion, ModelInfo, RunEvent, SamplingParams, SchedulerState
 from memory import NewNote, Note, SearchHit
 from syscalls.records import AgentMetrics, SyscallRecord, SyscallStatus
 
@@ -22,6 +22,7 @@ __all__ = [
     "to_proto_completion",
     "to_proto_last_chunk",
     "to_proto_model_info",
+    "to_proto_run_event",
     "to_proto_scheduler_state",
     "to_proto_agent",
     "to_proto_agent_metrics",
@@ -155,6 +156,13 @@ def to_proto_model_info(info: ModelInfo) -> llm_pb2.ModelInfo:
             save_s=kv.save_s, restore_s=kv.restore_s, spills=kv.spills, ram_bytes=kv.ram_bytes,
             disk_bytes=kv.disk_bytes, sessions=kv.sessions,
         ),
+    )  # fmt: skip
+
+
+def to_proto_run_event(e: RunEvent) -> llm_pb2.SchedulerEvent:
+    return llm_pb2.SchedulerEvent(
+        request_id=e.request_id, agent_id=e.agent_id, job_class=e.job_class, start_s=e.start, end_s=e.end,
+        prefilled=e.prefilled, generated=e.generated, switched=e.switched, finished=e.finished,
     )  # fmt: skip
 
 

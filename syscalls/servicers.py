@@ -189,6 +189,13 @@ class LLMServicer(llm_pb2_grpc.LLMServiceServicer):
         self._llm.set_quota(request.agent_id, request.tokens_per_minute)
         return llm_pb2.SetQuotaResponse()
 
+    @unary("llm.events", "admin", Access.ADMIN)
+    def GetSchedulerEvents(self, request: llm_pb2.GetSchedulerEventsRequest, caller: Caller) -> Any:
+        if request.last_s < 0:
+            raise InvalidArgument("last_s must not be negative")
+        events = self._llm.events(request.last_s)
+        return llm_pb2.SchedulerEvents(events=[convert.to_proto_run_event(e) for e in events])
+
 
 def _require(value: str, name: str) -> None:
     if not value:

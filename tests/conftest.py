@@ -127,7 +127,7 @@ class ThreadedKernel:
 
 def kernel_config(data_dir: Path, **kwargs) -> KernelConfig:  # type: ignore[no-untyped-def]
     queues = kwargs.pop("queues", None)
-    config = load_config(env={}, data_dir=data_dir, port=0, **kwargs)
+    config = load_config(env={}, data_dir=data_dir, port=0, metrics_port=0, **kwargs)
     if queues:
         config = KernelConfig(**{**config.__dict__, "queues": {**config.queues, **queues}})
     return config

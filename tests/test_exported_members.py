@@ -9,7 +9,8 @@ EXPECTED = {
     "aios.client": [
         "Agent", "AgentCredentials", "AgentStats", "AsyncClient", "Client", "Completion", "CompletionChunk",
         "Identity", "KernelStats", "LLMAgentStats", "ModelInfo", "Note", "QueueStats", "ReindexProgress",
-        "SchedulerState", "SearchHit", "SubsystemStatus", "Syscall", "Timing", "Usage", "WaitingRequest",
+        "SchedulerEvent", "SchedulerState", "SearchHit", "SubsystemStatus", "Syscall", "Timing", "Usage",
+        "WaitingRequest",
     ],
     "aios.llm": [
         "AgentLLMStats", "ChatMessage", "Completion", "JobClass", "LLMCore", "LLMRequest", "LLMService",

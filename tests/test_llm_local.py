@@ -167,3 +167,28 @@ def test_kv_restore_continues_exactly_like_an_uninterrupted_run(tmp_path: Path) 
     assert first + resumed == uninterrupted
     backend.close()
     fresh.close()
+
+
+def test_scheduler_timeline_svg_and_shell(llm_kernel: Kernel, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from aios.cli import main
+
+    with Client(llm_kernel.target, llm_kernel.admin_token) as admin:
+        creds = admin.create_agent("plotted")
+        admin.as_agent(creds.agent.id).chat([("user", "Say something.")], max_tokens=20)
+        events = admin.scheduler_events()
+        mine = [e for e in events if e.agent_id == creds.agent.id]
+        assert mine and sum(e.generated for e in mine) > 0 and all(e.end_s >= e.start_s for e in mine)
+    target, token = llm_kernel.target, llm_kernel.admin_token
+    out = tmp_path / "timeline.svg"
+    result = CliRunner().invoke(main, ["admin", "timeline", str(out), "--target", target, "--token", token])
+    assert result.exit_code == 0, result.output
+    svg = out.read_text()
+    assert svg.startswith("<svg") and svg.count('class="slice"') == len(events) and "plotted" in svg
+    for command in ["sched", "llm", "sched policy rr -q 8", "sched policy fair -q 16", "chat plotted 'Hi there' -n 8"]:
+        result = CliRunner().invoke(main, ["shell", "--target", target, "--token", token, "-c", command],
+                                    env={"COLUMNS": "200"})  # fmt: skip
+        assert result.exit_code == 0, (command, result.output)
+    assert "Jain fairness" in CliRunner().invoke(main, ["shell", "--target", target, "--token", token, "-c", "sched"],
+                                                  env={"COLUMNS": "200"}).output  # fmt: skip

@@ -223,3 +223,19 @@ def test_grpcurl_lists_services_and_is_refused_without_token(sqlite_kernel: Kern
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     assert json.loads(added.stdout)["content"] == "grpcurl speaks protobuf over HTTP/2"
+
+
+def test_prometheus_metrics_endpoint(sqlite_kernel: Kernel, admin: Client) -> None:
+    import httpx
+
+    with _agent_client(admin, "measured") as agent:
+        me = agent.whoami().agent_id
+        agent.add_note("metrics are scraped")
+        agent.chat([("user", "Hi")], max_tokens=4)
+    base = f"http://127.0.0.1:{sqlite_kernel.metrics_port}"
+    text = httpx.get(f"{base}/metrics").text
+    assert "# TYPE aios_syscalls_total counter" in text
+    assert f'aios_syscalls_total{{agent="{me}"}} 3' in text  # whoami, add, chat
+    assert 'aios_queue_waiting{resource="memory"} 0' in text and "aios_notes 1" in text
+    assert f'aios_llm_requests_total{{agent="{me}"}} 1' in text and "aios_llm_jain_fairness" in text
+    assert httpx.get(f"{base}/other").status_code == 404

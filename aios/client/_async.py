@@ -113,6 +113,10 @@ class AsyncClient(BaseClient):
     async def set_policy(self, policy: str, quantum: int | None = None) -> t.SchedulerState:
         return await self._call(self._set_policy(policy, quantum))
 
+    async def scheduler_events(self, last_s: float = 0.0) -> list[t.SchedulerEvent]:
+        """Recorded scheduling slices (who ran on the model when); `last_s` limits them to recent ones."""
+        return await self._call(self._scheduler_events(last_s))
+
     async def set_quota(self, agent_id: str, tokens_per_minute: int) -> None:
         await self._call(self._set_quota(agent_id, tokens_per_minute))
 

@@ -187,6 +187,18 @@ class BaseClient:
         request = llm_pb2.SetSchedulerPolicyRequest(policy=policy, quantum=quantum or 0)
         return Op(self._stubs.llm.SetSchedulerPolicy, request, _scheduler)
 
+    def _scheduler_events(self, last_s: float) -> Op:
+        request = llm_pb2.GetSchedulerEventsRequest(last_s=last_s)
+        return Op(
+            self._stubs.llm.GetSchedulerEvents,
+            request,
+            lambda r: [
+                t.SchedulerEvent(e.request_id, e.agent_id, e.job_class, e.start_s, e.end_s, e.prefilled, e.generated,
+                                 e.switched, e.finished)
+                for e in r.events
+            ],
+        )  # fmt: skip
+
     def _set_quota(self, agent_id: str, tokens_per_minute: int) -> Op:
         request = llm_pb2.SetQuotaRequest(agent_id=agent_id, tokens_per_minute=tokens_per_minute)
         return Op(self._stubs.llm.SetQuota, request, lambda r: None)

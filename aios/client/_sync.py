@@ -109,6 +109,10 @@ class Client(BaseClient):
     def set_policy(self, policy: str, quantum: int | None = None) -> t.SchedulerState:
         return self._call(self._set_policy(policy, quantum))
 
+    def scheduler_events(self, last_s: float = 0.0) -> list[t.SchedulerEvent]:
+        """Recorded scheduling slices (who ran on the model when); `last_s` limits them to recent ones."""
+        return self._call(self._scheduler_events(last_s))
+
     def set_quota(self, agent_id: str, tokens_per_minute: int) -> None:
         self._call(self._set_quota(agent_id, tokens_per_minute))
 

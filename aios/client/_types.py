@@ -10,6 +10,7 @@ __all__ = [
     "CompletionChunk",
     "LLMAgentStats",
     "ModelInfo",
+    "SchedulerEvent",
     "SchedulerState",
     "Timing",
     "Usage",
@@ -192,6 +193,21 @@ class WaitingRequest:
     job_class: str
     priority: int
     waited_s: float
+
+
+@dataclass(frozen=True)
+class SchedulerEvent:
+    """One scheduling slice; times in seconds since the kernel's LLM core started."""
+
+    request_id: int
+    agent_id: str
+    job_class: str
+    start_s: float
+    end_s: float
+    prefilled: int
+    generated: int
+    switched: bool
+    finished: bool
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from aios.config import LLMConfig
 from aios.errors import FailedPrecondition, InvalidArgument, ResourceExhausted
-from aios.llm.core import LLMCore
+from aios.llm.core import LLMCore, RunEvent
 from aios.llm.kvcache import KVStats, KVStore
 from aios.llm.local import LlamaCppBackend, default_model_path
 from aios.llm.remote import RemoteBackend
@@ -274,6 +274,18 @@ class LLMService:
         if quantum is not None and not 1 <= quantum <= 4096:
             raise InvalidArgument("quantum must be 1-4096 tokens")
         self.core.scheduler.set_policy(parsed, quantum)
+
+    def events(self, last_s: float = 0.0) -> list[RunEvent]:
+        """Scheduling slices, times in seconds since the core started."""
+        self._require()
+        if self.core is None:
+            return []
+        t0, now = self.core.started_at, time.monotonic()
+        return [
+            RunEvent(**{**e.__dict__, "start": e.start - t0, "end": e.end - t0})
+            for e in list(self.core.events)
+            if not last_s or now - e.end <= last_s
+        ]
 
     def scheduler_state(self) -> SchedulerState:
         self._require()

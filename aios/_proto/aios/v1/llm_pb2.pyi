@@ -252,3 +252,37 @@ class SetQuotaRequest(_message.Message):
 class SetQuotaResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class GetSchedulerEventsRequest(_message.Message):
+    __slots__ = ("last_s",)
+    LAST_S_FIELD_NUMBER: _ClassVar[int]
+    last_s: float
+    def __init__(self, last_s: _Optional[float] = ...) -> None: ...
+
+class SchedulerEvent(_message.Message):
+    __slots__ = ("request_id", "agent_id", "job_class", "start_s", "end_s", "prefilled", "generated", "switched", "finished")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    JOB_CLASS_FIELD_NUMBER: _ClassVar[int]
+    START_S_FIELD_NUMBER: _ClassVar[int]
+    END_S_FIELD_NUMBER: _ClassVar[int]
+    PREFILLED_FIELD_NUMBER: _ClassVar[int]
+    GENERATED_FIELD_NUMBER: _ClassVar[int]
+    SWITCHED_FIELD_NUMBER: _ClassVar[int]
+    FINISHED_FIELD_NUMBER: _ClassVar[int]
+    request_id: int
+    agent_id: str
+    job_class: str
+    start_s: float
+    end_s: float
+    prefilled: int
+    generated: int
+    switched: bool
+    finished: bool
+    def __init__(self, request_id: _Optional[int] = ..., agent_id: _Optional[str] = ..., job_class: _Optional[str] = ..., start_s: _Optional[float] = ..., end_s: _Optional[float] = ..., prefilled: _Optional[int] = ..., generated: _Optional[int] = ..., switched: _Optional[bool] = ..., finished: _Optional[bool] = ...) -> None: ...
+
+class SchedulerEvents(_message.Message):
+    __slots__ = ("events",)
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[SchedulerEvent]
+    def __init__(self, events: _Optional[_Iterable[_Union[SchedulerEvent, _Mapping]]] = ...) -> None: ...

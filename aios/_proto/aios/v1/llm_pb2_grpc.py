@@ -87,6 +87,11 @@ class LLMServiceStub:
                 request_serializer=aios_dot_v1_dot_llm__pb2.SetQuotaRequest.SerializeToString,
                 response_deserializer=aios_dot_v1_dot_llm__pb2.SetQuotaResponse.FromString,
                 _registered_method=True)
+        self.GetSchedulerEvents = channel.unary_unary(
+                '/aios.v1.LLMService/GetSchedulerEvents',
+                request_serializer=aios_dot_v1_dot_llm__pb2.GetSchedulerEventsRequest.SerializeToString,
+                response_deserializer=aios_dot_v1_dot_llm__pb2.SchedulerEvents.FromString,
+                _registered_method=True)
 
 
 class LLMServiceServicer:
@@ -159,6 +164,13 @@ class LLMServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetSchedulerEvents(self, request, context):
+        """Admin: recorded scheduling slices (who ran when), for the timeline plot.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_LLMServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -211,6 +223,11 @@ def add_LLMServiceServicer_to_server(servicer, server):
                     servicer.SetQuota,
                     request_deserializer=aios_dot_v1_dot_llm__pb2.SetQuotaRequest.FromString,
                     response_serializer=aios_dot_v1_dot_llm__pb2.SetQuotaResponse.SerializeToString,
+            ),
+            'GetSchedulerEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSchedulerEvents,
+                    request_deserializer=aios_dot_v1_dot_llm__pb2.GetSchedulerEventsRequest.FromString,
+                    response_serializer=aios_dot_v1_dot_llm__pb2.SchedulerEvents.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -485,6 +502,33 @@ class LLMService:
             '/aios.v1.LLMService/SetQuota',
             aios_dot_v1_dot_llm__pb2.SetQuotaRequest.SerializeToString,
             aios_dot_v1_dot_llm__pb2.SetQuotaResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSchedulerEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aios.v1.LLMService/GetSchedulerEvents',
+            aios_dot_v1_dot_llm__pb2.GetSchedulerEventsRequest.SerializeToString,
+            aios_dot_v1_dot_llm__pb2.SchedulerEvents.FromString,
             options,
             channel_credentials,
             insecure,

@@ -51,6 +51,8 @@ class LLMServiceStub:
     """Admin: switch policy (fifo | rr | fair) and quantum at run time."""
     SetQuota: _grpc.UnaryUnaryMultiCallable[_llm_pb2.SetQuotaRequest, _llm_pb2.SetQuotaResponse]
     """Admin: an agent's token quota per minute (0 = unlimited)."""
+    GetSchedulerEvents: _grpc.UnaryUnaryMultiCallable[_llm_pb2.GetSchedulerEventsRequest, _llm_pb2.SchedulerEvents]
+    """Admin: recorded scheduling slices (who ran when), for the timeline plot."""
 
 @_typing.type_check_only
 class LLMServiceAsyncStub(LLMServiceStub):
@@ -74,6 +76,8 @@ class LLMServiceAsyncStub(LLMServiceStub):
     """Admin: switch policy (fifo | rr | fair) and quantum at run time."""
     SetQuota: _aio.UnaryUnaryMultiCallable[_llm_pb2.SetQuotaRequest, _llm_pb2.SetQuotaResponse]  # type: ignore[assignment]
     """Admin: an agent's token quota per minute (0 = unlimited)."""
+    GetSchedulerEvents: _aio.UnaryUnaryMultiCallable[_llm_pb2.GetSchedulerEventsRequest, _llm_pb2.SchedulerEvents]  # type: ignore[assignment]
+    """Admin: recorded scheduling slices (who ran when), for the timeline plot."""
 
 class LLMServiceServicer(metaclass=_abc_1.ABCMeta):
     """Scheduled LLM calls: many agents share one model. Generation RPCs run in the caller's namespace;
@@ -154,5 +158,13 @@ class LLMServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_llm_pb2.SetQuotaResponse, _abc.Awaitable[_llm_pb2.SetQuotaResponse]]:
         """Admin: an agent's token quota per minute (0 = unlimited)."""
+
+    @_abc_1.abstractmethod
+    def GetSchedulerEvents(
+        self,
+        request: _llm_pb2.GetSchedulerEventsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_llm_pb2.SchedulerEvents, _abc.Awaitable[_llm_pb2.SchedulerEvents]]:
+        """Admin: recorded scheduling slices (who ran when), for the timeline plot."""
 
 def add_LLMServiceServicer_to_server(servicer: LLMServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
