@@ -75,6 +75,10 @@ class LLMConfig:
     """RAM for saved KV states of sessions not in the context; beyond it they spill to disk."""
     kv_disk_mb: int = 2048
     """Disk for spilled KV states; beyond it the least recently used are dropped (re-prefilled later)."""
+    resident_budget: str = ""
+    """Resident weights budget, as bytes ("64MB") or a share of the model ("50%"). Empty: all resident."""
+    prefetch: int = 1
+    """1: read evicted weights back in layer order before each forward pass (MADV_WILLNEED); 0: page faults."""
     quota_tokens_per_minute: int = 0
     """Default per-agent token quota (prompt + completion); 0 is unlimited."""
 
@@ -129,6 +133,7 @@ _LLM_ENV_KEYS = {
     "remote_api_key": "AIOS_LLM_REMOTE_API_KEY",
     "n_threads": "AIOS_LLM_N_THREADS",
     "policy": "AIOS_LLM_POLICY",
+    "resident_budget": "AIOS_LLM_RESIDENT_BUDGET",
 }
 
 
@@ -226,6 +231,12 @@ def _llm_section(raw: Any) -> LLMConfig:
     for key in ("n_ctx", "n_threads", "quantum", "max_waiting", "remote_concurrency"):
         if getattr(config, key) < 1:
             raise InvalidArgument(f"llm.{key} must be at least 1")
+    from aios.llm.flash import parse_budget  # here: aios.llm imports this module
+
+    try:
+        parse_budget(config.resident_budget, 1)
+    except ValueError as exc:
+        raise InvalidArgument(f"llm.{exc}") from None
     return config
 
 

@@ -168,6 +168,16 @@ def llm(state: ShellState) -> None:
                   f"{kv['disk_bytes'] / 2**20:.1f} MiB disk, {kv['spills']:.0f} spills")  # fmt: skip
     table.add_row("KV saves / restores", f"{kv['saves']:.0f} ({kv['save_s'] * 1e3:.0f} ms) / "
                   f"{kv['restores']:.0f} ({kv['restore_s'] * 1e3:.0f} ms)")  # fmt: skip
+    w = info.weights
+    budget = f"{w['budget_bytes'] / 2**20:.1f} MiB" if w["budget_bytes"] else "none (all resident)"
+    table.add_row(
+        "weights",
+        f"{w['model_bytes'] / 2**20:.1f} MiB mapped, budget {budget}, "
+        f"{w['streamed_bytes'] / 2**20:.1f} MiB streamed, prefetch {'on' if w['prefetch'] else 'off'}",
+    )
+    table.add_row("process", f"RssAnon {w['rss_anon'] / 2**20:.0f} MiB, RssFile {w['rss_file'] / 2**20:.0f} MiB, "
+                  f"peak {w['peak_rss'] / 2**20:.0f} MiB, read {w['read_bytes'] / 2**20:.0f} MiB, "
+                  f"{w['major_faults']:.0f} major faults")  # fmt: skip
     state.console.print(table)
 
 

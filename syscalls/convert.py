@@ -147,8 +147,18 @@ def to_proto_last_chunk(c: Completion) -> llm_pb2.CompletionChunk:
 
 
 def to_proto_model_info(info: ModelInfo) -> llm_pb2.ModelInfo:
-    kv = info.kv
+    kv, w, mem = info.kv, info.weights, info.memory
+    weights = llm_pb2.WeightsInfo()
+    if w is not None:
+        weights = llm_pb2.WeightsInfo(
+            model_bytes=w.model_bytes, budget_bytes=w.budget_bytes or 0, pinned_bytes=w.pinned_bytes,
+            streamed_bytes=w.streamed_bytes, prefetch=w.prefetch_enabled,
+        )  # fmt: skip
+    if mem is not None:
+        weights.rss_anon, weights.rss_file, weights.peak_rss = mem.rss_anon, mem.rss_file, mem.peak_rss
+        weights.read_bytes, weights.major_faults = mem.read_bytes, mem.major_faults
     return llm_pb2.ModelInfo(
+        weights=weights,
         backend=info.backend, model=info.model, path=info.path, n_ctx=info.n_ctx, policy=info.policy,
         quantum=info.quantum, context_switches=info.context_switches,
         kv=llm_pb2.KVCacheInfo(

@@ -313,7 +313,8 @@ def _chunk(c: llm_pb2.CompletionChunk) -> t.CompletionChunk:
 
 def _model_info(m: llm_pb2.ModelInfo) -> t.ModelInfo:
     kv = {f.name: getattr(m.kv, f.name) for f in m.kv.DESCRIPTOR.fields}
-    return t.ModelInfo(m.backend, m.model, m.path, m.n_ctx, m.policy, m.quantum, m.context_switches, kv)
+    weights = {f.name: getattr(m.weights, f.name) for f in m.weights.DESCRIPTOR.fields}
+    return t.ModelInfo(m.backend, m.model, m.path, m.n_ctx, m.policy, m.quantum, m.context_switches, kv, weights)
 
 
 def _waiting(w: llm_pb2.WaitingRequest) -> t.WaitingRequest:

@@ -168,6 +168,9 @@ class ModelInfo:
     quantum: int
     context_switches: int
     kv: dict[str, float]
+    weights: dict[str, float]
+    """model_bytes, budget_bytes, pinned_bytes, streamed_bytes, prefetch, rss_anon, rss_file, peak_rss,
+    read_bytes, major_faults."""
 
 
 @dataclass(frozen=True)

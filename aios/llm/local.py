@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from aios.errors import FailedPrecondition, InvalidArgument
+from aios.llm.flash import Residency, parse_budget
 from aios.llm.kvcache import KVStore
 from aios.llm.types import ChatMessage, SamplingParams
 
@@ -57,7 +58,10 @@ def _common_prefix(a: list[int], b: list[int]) -> int:
 class LlamaCppBackend:
     steppable = True
 
-    def __init__(self, model_path: Path, n_ctx: int, n_threads: int, kv: KVStore, n_batch: int = 256) -> None:
+    def __init__(
+        self, model_path: Path, n_ctx: int, n_threads: int, kv: KVStore, n_batch: int = 256,
+        resident_budget: str = "", prefetch: bool = True,
+    ) -> None:  # fmt: skip
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before llama_cpp loads OpenMP
         import llama_cpp
         from llama_cpp import Llama
@@ -81,6 +85,15 @@ class LlamaCppBackend:
         eos = self._llm.detokenize([self._llm.token_eos()], special=True).decode(errors="ignore")
         bos = self._llm.detokenize([self._llm.token_bos()], special=True).decode(errors="ignore")
         self._formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
+        budget = parse_budget(resident_budget, model_path.stat().st_size)
+        self.residency = Residency(model_path, budget, prefetch)
+        if budget is not None:
+            self.residency.attach()
+
+    def _eval(self, tokens: list[int]) -> None:
+        self.residency.before_eval()
+        self._llm.eval(tokens)
+        self.residency.after_eval()
 
     # -- text ----------------------------------------------------------------------------------------
 
@@ -151,7 +164,7 @@ class LlamaCppBackend:
         keep = min(_common_prefix(current, tokens), len(tokens) - 1)
         llm._ctx.kv_cache_seq_rm(-1, keep, -1)
         llm.n_tokens = keep
-        llm.eval(tokens[keep:])
+        self._eval(tokens[keep:])
         stats.reused, stats.prefilled = keep, len(tokens) - keep
         return stats
 
@@ -159,7 +172,7 @@ class LlamaCppBackend:
         return int(sampler.sample(self._llm._ctx, -1))
 
     def feed(self, token: int) -> None:
-        self._llm.eval([token])
+        self._eval([token])
 
     def forget(self, session: str) -> None:
         self._kv.forget(session)
@@ -187,4 +200,5 @@ class LlamaCppBackend:
         return tokens
 
     def close(self) -> None:
+        self.residency.close()
         self._llm.close()

@@ -19,6 +19,7 @@ from pathlib import Path
 from aios.config import LLMConfig
 from aios.errors import FailedPrecondition, InvalidArgument, ResourceExhausted
 from aios.llm.core import LLMCore, RunEvent
+from aios.llm.flash import ProcessMemory, ResidencyStats, process_memory
 from aios.llm.kvcache import KVStats, KVStore
 from aios.llm.local import LlamaCppBackend, default_model_path
 from aios.llm.remote import RemoteBackend
@@ -61,6 +62,8 @@ class ModelInfo:
     context_switches: int
     kv: KVStats
     uptime_s: float
+    weights: ResidencyStats | None = None
+    memory: ProcessMemory | None = None
 
 
 @dataclass(frozen=True)
@@ -117,7 +120,8 @@ class LLMService:
                 self._kv = KVStore(cfg.kv_ram_mb << 20, self._data_dir / "kv", cfg.kv_disk_mb << 20)
                 model = Path(cfg.model_path) if cfg.model_path else None
                 factory = backend_factory or (lambda: LlamaCppBackend(
-                    model or default_model_path(), cfg.n_ctx, cfg.n_threads, self._kv))  # fmt: skip
+                    model or default_model_path(), cfg.n_ctx, cfg.n_threads, self._kv,
+                    resident_budget=cfg.resident_budget, prefetch=bool(cfg.prefetch)))  # fmt: skip
                 scheduler = Scheduler(SchedulerConfig(policy=Policy(cfg.policy), quantum=cfg.quantum))
                 core = LLMCore(factory, scheduler, cfg.max_waiting)  # type: ignore[arg-type]
                 core.start()
@@ -261,6 +265,7 @@ class LLMService:
             "local", backend.model_name, str(getattr(backend, "model_path", "")), backend.n_ctx,
             sched.policy.value, sched.quantum, self.core.switches,
             self._kv.snapshot_stats() if self._kv else KVStats(), self._clock() - self._started,
+            getattr(getattr(backend, "residency", None), "stats", None), process_memory(),
         )  # fmt: skip
 
     def set_policy(self, policy: str, quantum: int | None = None) -> None:

@@ -150,7 +150,7 @@ class KVCacheInfo(_message.Message):
     def __init__(self, saves: _Optional[int] = ..., restores: _Optional[int] = ..., bytes_saved: _Optional[int] = ..., bytes_restored: _Optional[int] = ..., save_s: _Optional[float] = ..., restore_s: _Optional[float] = ..., spills: _Optional[int] = ..., ram_bytes: _Optional[int] = ..., disk_bytes: _Optional[int] = ..., sessions: _Optional[int] = ...) -> None: ...
 
 class ModelInfo(_message.Message):
-    __slots__ = ("backend", "model", "path", "n_ctx", "policy", "quantum", "context_switches", "kv")
+    __slots__ = ("backend", "model", "path", "n_ctx", "policy", "quantum", "context_switches", "kv", "weights")
     BACKEND_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     PATH_FIELD_NUMBER: _ClassVar[int]
@@ -159,6 +159,7 @@ class ModelInfo(_message.Message):
     QUANTUM_FIELD_NUMBER: _ClassVar[int]
     CONTEXT_SWITCHES_FIELD_NUMBER: _ClassVar[int]
     KV_FIELD_NUMBER: _ClassVar[int]
+    WEIGHTS_FIELD_NUMBER: _ClassVar[int]
     backend: str
     model: str
     path: str
@@ -167,7 +168,32 @@ class ModelInfo(_message.Message):
     quantum: int
     context_switches: int
     kv: KVCacheInfo
-    def __init__(self, backend: _Optional[str] = ..., model: _Optional[str] = ..., path: _Optional[str] = ..., n_ctx: _Optional[int] = ..., policy: _Optional[str] = ..., quantum: _Optional[int] = ..., context_switches: _Optional[int] = ..., kv: _Optional[_Union[KVCacheInfo, _Mapping]] = ...) -> None: ...
+    weights: WeightsInfo
+    def __init__(self, backend: _Optional[str] = ..., model: _Optional[str] = ..., path: _Optional[str] = ..., n_ctx: _Optional[int] = ..., policy: _Optional[str] = ..., quantum: _Optional[int] = ..., context_switches: _Optional[int] = ..., kv: _Optional[_Union[KVCacheInfo, _Mapping]] = ..., weights: _Optional[_Union[WeightsInfo, _Mapping]] = ...) -> None: ...
+
+class WeightsInfo(_message.Message):
+    __slots__ = ("model_bytes", "budget_bytes", "pinned_bytes", "streamed_bytes", "prefetch", "rss_anon", "rss_file", "peak_rss", "read_bytes", "major_faults")
+    MODEL_BYTES_FIELD_NUMBER: _ClassVar[int]
+    BUDGET_BYTES_FIELD_NUMBER: _ClassVar[int]
+    PINNED_BYTES_FIELD_NUMBER: _ClassVar[int]
+    STREAMED_BYTES_FIELD_NUMBER: _ClassVar[int]
+    PREFETCH_FIELD_NUMBER: _ClassVar[int]
+    RSS_ANON_FIELD_NUMBER: _ClassVar[int]
+    RSS_FILE_FIELD_NUMBER: _ClassVar[int]
+    PEAK_RSS_FIELD_NUMBER: _ClassVar[int]
+    READ_BYTES_FIELD_NUMBER: _ClassVar[int]
+    MAJOR_FAULTS_FIELD_NUMBER: _ClassVar[int]
+    model_bytes: int
+    budget_bytes: int
+    pinned_bytes: int
+    streamed_bytes: int
+    prefetch: bool
+    rss_anon: int
+    rss_file: int
+    peak_rss: int
+    read_bytes: int
+    major_faults: int
+    def __init__(self, model_bytes: _Optional[int] = ..., budget_bytes: _Optional[int] = ..., pinned_bytes: _Optional[int] = ..., streamed_bytes: _Optional[int] = ..., prefetch: _Optional[bool] = ..., rss_anon: _Optional[int] = ..., rss_file: _Optional[int] = ..., peak_rss: _Optional[int] = ..., read_bytes: _Optional[int] = ..., major_faults: _Optional[int] = ...) -> None: ...
 
 class GetSchedulerRequest(_message.Message):
     __slots__ = ()

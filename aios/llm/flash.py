@@ -1,0 +1,214 @@
+"""Weights streamed from flash: keep a resident budget of the memory-mapped GGUF, prefetch the rest.
+
+llama.cpp maps the model file (MAP_POPULATE reads it all at load). Under a budget, the kernel keeps the
+tensors every token needs at once resident (token embeddings, which SmolLM2 also uses as the output
+matrix, norms, then attention), fills what budget is left with the first layers' FFN, and evicts the
+other layers' FFN ranges (madvise MADV_PAGEOUT). Before each forward pass it asks the OS to read the
+evicted ranges back in layer order (MADV_WILLNEED: large, ordered, asynchronous reads instead of one
+4 KiB page fault at a time); after it, they are evicted again to stay within the budget.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import gc
+import mmap
+import os
+import re
+import resource
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["ProcessMemory", "Residency", "ResidencyStats", "parse_budget", "process_memory"]
+
+MADV_WILLNEED = 3
+MADV_PAGEOUT = 21
+_PAGE = mmap.PAGESIZE
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+
+
+def parse_budget(text: str | None, model_bytes: int) -> int | None:
+    """'50%', '48MB', '1.5GiB' or a byte count to bytes; None/''/'100%' for no budget."""
+    if not text:
+        return None
+    match = re.fullmatch(r"\s*([\d.]+)\s*(%|b|kb|mb|gb|kib|mib|gib)?\s*", text.lower())
+    if not match:
+        raise ValueError(f"resident budget must look like 50% or 64MB, got {text!r}")
+    value, unit = float(match.group(1)), match.group(2) or "b"
+    if unit == "%":
+        if not 0 < value <= 100:
+            raise ValueError("a resident budget in % must be in (0, 100]")
+        return None if value == 100 else int(model_bytes * value / 100)
+    scale = {"b": 1, "kb": 1e3, "mb": 1e6, "gb": 1e9, "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30}[unit]
+    return int(value * scale)
+
+
+@dataclass
+class _Range:
+    start: int  # address
+    offset: int  # in the file
+    length: int
+    layer: int  # -1: not a layer tensor
+    kind: str  # embd | norm | attn | ffn | other
+
+
+@dataclass
+class ResidencyStats:
+    model_bytes: int = 0
+    budget_bytes: int | None = None
+    pinned_bytes: int = 0
+    streamed_bytes: int = 0
+    streamed_layers: list[int] = field(default_factory=list)
+    prefetch_enabled: bool = True
+    prefetches: int = 0
+    evictions: int = 0
+
+
+@dataclass(frozen=True)
+class ProcessMemory:
+    rss_anon: int
+    rss_file: int
+    peak_rss: int
+    read_bytes: int
+    major_faults: int
+
+
+def process_memory() -> ProcessMemory:
+    status = Path("/proc/self/status").read_text()
+
+    def kb(key: str) -> int:
+        match = re.search(rf"^{key}:\s+(\d+) kB", status, re.M)
+        return int(match.group(1)) * 1024 if match else 0
+
+    io = Path("/proc/self/io").read_text() if Path("/proc/self/io").exists() else ""
+    read = re.search(r"^read_bytes:\s+(\d+)", io, re.M)
+    return ProcessMemory(kb("RssAnon"), kb("RssFile"), kb("VmHWM"), int(read.group(1)) if read else 0,
+                         resource.getrusage(resource.RUSAGE_SELF).ru_majflt)  # fmt: skip
+
+
+def _madvise(start: int, length: int, advice: int) -> None:
+    aligned = start - start % _PAGE
+    length += start - aligned
+    if _libc.madvise(ctypes.c_void_p(aligned), ctypes.c_size_t(length), advice) != 0:
+        raise OSError(ctypes.get_errno(), f"madvise({advice}) failed: {os.strerror(ctypes.get_errno())}")
+
+
+def _kind(name: str) -> str:
+    if name.startswith("token_embd") or name.startswith("output."):
+        return "embd"
+    if "norm" in name:
+        return "norm"
+    if ".attn_" in name:
+        return "attn"
+    if ".ffn_" in name:
+        return "ffn"
+    return "other"
+
+
+class Residency:
+    """Attach after llama.cpp has mapped the model; call before_eval()/after_eval() around each decode."""
+
+    def __init__(self, model_path: Path, budget_bytes: int | None, prefetch: bool = True) -> None:
+        self.model_path = model_path.resolve()
+        self.budget = budget_bytes
+        self.prefetch = prefetch
+        self.stats = ResidencyStats(
+            model_bytes=self.model_path.stat().st_size, budget_bytes=budget_bytes, prefetch_enabled=prefetch
+        )
+        if budget_bytes is None:
+            self.stats.pinned_bytes = self.stats.model_bytes
+        self._ranges: list[_Range] = []
+        self._streamed: list[_Range] = []
+        self._fd = os.open(self.model_path, os.O_RDONLY)
+
+    def resident_fraction(self) -> float:
+        """Share of the streamed ranges' pages now in memory (mincore), 0 when nothing is streamed."""
+        total = resident = 0
+        for r in self._streamed:
+            start = r.start - r.start % _PAGE
+            pages = (r.length + r.start - start + _PAGE - 1) // _PAGE
+            vec = (ctypes.c_ubyte * pages)()
+            if _libc.mincore(ctypes.c_void_p(start), ctypes.c_size_t(pages * _PAGE), vec) == 0:
+                total += pages
+                resident += sum(v & 1 for v in vec)
+        return resident / total if total else 0.0
+
+    def attach(self) -> None:
+        from gguf import GGUFReader
+
+        reader = GGUFReader(str(self.model_path))
+        tensors = [(int(t.data_offset), int(t.n_bytes), t.name) for t in reader.tensors]
+        del reader  # drop its own mapping of the file before we look for llama.cpp's
+        gc.collect()
+        mappings = self._mappings()
+        if not mappings:
+            raise RuntimeError(f"{self.model_path} is not memory-mapped by this process")
+        for offset, size, name in sorted(tensors):
+            address = self._address(mappings, offset)
+            if address is None:
+                continue
+            layer = int(name.split(".")[1]) if name.startswith("blk.") else -1
+            self._ranges.append(_Range(address, offset, size, layer, _kind(name)))
+        self._plan()
+        os.fsync(self._fd)  # a freshly written model has dirty pages, which cannot be evicted
+        self._evict()
+
+    def _mappings(self) -> list[tuple[int, int, int]]:
+        maps = []
+        for line in Path("/proc/self/maps").read_text().splitlines():
+            parts = line.split()
+            if len(parts) >= 6 and Path(parts[5]) == self.model_path:
+                start, end = (int(x, 16) for x in parts[0].split("-"))
+                maps.append((start, end, int(parts[2], 16)))
+        return maps
+
+    @staticmethod
+    def _address(mappings: list[tuple[int, int, int]], offset: int) -> int | None:
+        for start, end, file_offset in reversed(mappings):
+            if file_offset <= offset < file_offset + (end - start):
+                return start + offset - file_offset
+        return None
+
+    def _plan(self) -> None:
+        """Which ranges stay resident: everything needed every token first, then early layers' FFN."""
+        if self.budget is None:
+            return
+        priority = {"embd": 0, "norm": 0, "other": 0, "attn": 1, "ffn": 2}
+        order = sorted(self._ranges, key=lambda r: (priority[r.kind], r.layer, r.start))
+        left = self.budget
+        for r in order:
+            if r.length <= left and not self._streamed:  # resident: a prefix of the priority order
+                left -= r.length
+                self.stats.pinned_bytes += r.length
+            else:
+                self._streamed.append(r)
+        self._streamed.sort(key=lambda r: r.start)  # file order is layer order: reads stay sequential
+        self.stats.streamed_bytes = sum(r.length for r in self._streamed)
+        self.stats.streamed_layers = sorted({r.layer for r in self._streamed if r.layer >= 0})
+
+    def _evict(self) -> None:
+        # PAGEOUT unmaps the pages from this process; DONTNEED on the file then drops them from the page
+        # cache, so the next use really reads them from storage, as on a machine without spare memory.
+        # The first DONTNEED also drains every CPU's LRU batches (lru_add_drain_all): freshly faulted pages
+        # sitting in them cannot be paged out.
+        for r in self._streamed:
+            os.posix_fadvise(self._fd, r.offset, r.length, os.POSIX_FADV_DONTNEED)
+            _madvise(r.start, r.length, MADV_PAGEOUT)
+            os.posix_fadvise(self._fd, r.offset, r.length, os.POSIX_FADV_DONTNEED)
+        self.stats.evictions += 1
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def before_eval(self) -> None:
+        if self._streamed and self.prefetch:
+            for r in self._streamed:
+                _madvise(r.start, r.length, MADV_WILLNEED)
+            self.stats.prefetches += 1
+
+    def after_eval(self) -> None:
+        if self._streamed:
+            self._evict()
