@@ -96,10 +96,10 @@ class MemoryService:
         if not scored:
             return []
         with self._engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(notes).where(notes.c.agent_id == agent_id, notes.c.id.in_([id_ for id_, _ in scored]))
-            )
-            by_id = {row.id: _note(row) for row in rows}
+            # By primary key only: with `agent_id = ?` too, SQLite picks the agent index and reads all of
+            # the agent's notes. The owner is checked on the k rows instead.
+            rows = conn.execute(sa.select(notes).where(notes.c.id.in_([id_ for id_, _ in scored])))
+            by_id = {row.id: _note(row) for row in rows if row.agent_id == agent_id}
         # An id without a row is a vector whose delete did not reach the index yet: not a hit.
         return [SearchHit(by_id[id_], score) for id_, score in scored if id_ in by_id]
 
