@@ -79,6 +79,9 @@ class LLMConfig:
     """Resident weights budget, as bytes ("64MB") or a share of the model ("50%"). Empty: all resident."""
     prefetch: int = 1
     """1: read evicted weights back in layer order before each forward pass (MADV_WILLNEED); 0: page faults."""
+    share_prefix_across_agents: int = 0
+    """1: a session may reuse KV of a prompt prefix another agent left in the context (faster, but an agent
+    can then tell how another agent's prompt begins). 0: reuse only within one agent."""
     quota_tokens_per_minute: int = 0
     """Default per-agent token quota (prompt + completion); 0 is unlimited."""
 
@@ -103,6 +106,8 @@ class KernelConfig:
     """Port of the Prometheus endpoint (GET /metrics) on `host`; 0 picks a free one, -1 turns it off."""
     grace_period_s: float = 10.0
     """On SIGTERM, how long in-flight syscalls may run before they are cancelled."""
+    decay_interval_s: float = 3600.0
+    """How often the forgetting-curve job archives faded notes."""
     syscall_history: int = 10_000
     """Finished syscalls kept for `ps` and per-agent metrics."""
     limits: LimitsConfig = field(default_factory=LimitsConfig)

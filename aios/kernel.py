@@ -22,6 +22,7 @@ from aios.llm import LLMService
 from aios.metrics import MetricsServer, collect
 from aios.vectors import VectorIndex
 from memory import MemoryService
+from memory.jobs import MemoryJobs
 from syscalls.dispatch import SyscallRuntime
 from syscalls.queues import ResourceQueue
 from syscalls.records import SyscallTable
@@ -74,6 +75,7 @@ class Kernel:
         self._queues: dict[str, ResourceQueue] = {}
         self._server: SyscallServer | None = None
         self._metrics: MetricsServer | None = None
+        self.memory_jobs: MemoryJobs | None = None
         self._engine = None
         self.admin_token = ""
         self.port = 0
@@ -106,12 +108,14 @@ class Kernel:
         if self._embedder is None:
             self._embedder = Embedder(cfg.embedding_model, cfg.embedding_device)
         self.memory = MemoryService(self._engine, self._embedder, self.vectors, cfg.limits)
+        self.memory_jobs = MemoryJobs(str(cfg.data_dir.resolve()), self.memory, self._engine, cfg.decay_interval_s)
         report = self.memory.reconcile()
         if report.added or report.removed:
             log.warning("vector index repaired: %d missing vectors added, %d extra removed",
                         report.added, report.removed)  # fmt: skip
         self.repair_report = report
         self.llm.start(self._llm_factory)
+        self.memory_jobs.start()
 
     def _start_server(self) -> None:
         cfg = self.config
@@ -149,6 +153,9 @@ class Kernel:
             await queue.stop()
         self._queues = {}
         await asyncio.to_thread(self.llm.stop)
+        if self.memory_jobs is not None:
+            await asyncio.to_thread(self.memory_jobs.stop)
+            self.memory_jobs = None
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None

@@ -61,6 +61,22 @@ class VectorIndex:
         ids, distances = result["ids"][0], (result["distances"] or [[]])[0]
         return [(id_, 1.0 - float(d)) for id_, d in zip(ids, distances, strict=True)]
 
+    def query_many(self, name: str, vectors: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
+        """`query` for several vectors in one call."""
+        if len(vectors) == 0:
+            return []
+        result = self._collection(name).query(query_embeddings=vectors, n_results=k, include=["distances"])
+        return [
+            [(id_, 1.0 - float(d)) for id_, d in zip(ids, dists, strict=True)]
+            for ids, dists in zip(result["ids"], result["distances"] or [], strict=True)
+        ]
+
+    def embeddings(self, name: str, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        if not ids:
+            return {}
+        got = self._collection(name).get(ids=list(ids), include=["embeddings"])
+        return {id_: np.asarray(e, dtype=np.float32) for id_, e in zip(got["ids"], got["embeddings"], strict=True)}
+
     def ids(self, name: str) -> set[str]:
         return set(self._collection(name).get(include=[])["ids"])
 

@@ -31,20 +31,22 @@ import lzma
 import os
 import platform
 import re
-import resource
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from _common import Meter, free_port, git_state, percentile
+from _common import display_path as _display_path
+from _common import read_text as _read
+from _common import write_docs as _write_docs
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path("/work/shared/data/longmemeval-dev")
@@ -64,7 +66,6 @@ GOAL_ADD = 0.8  # kernel add throughput / in-process, at least
 GOAL_SEARCH_P50 = 1.5  # kernel search p50 / in-process, at most
 KERNEL_ENV = {"TOKENIZERS_PARALLELISM": "false", "OMP_WAIT_POLICY": "PASSIVE"}  # what `aios serve` sets
 READY = re.compile(r"aios kernel ready on (\S+)")
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 # -- texts ------------------------------------------------------------------------------------------
@@ -122,13 +123,6 @@ def load_texts(data: Path, n_notes: int, n_queries: int) -> tuple[list[str], lis
 # -- machine, load and CPU accounting ---------------------------------------------------------------
 
 
-def _read(path: str) -> str:
-    try:
-        return Path(path).read_text()
-    except OSError:
-        return ""
-
-
 def machine_info() -> dict[str, Any]:
     cpu = re.search(r"^model name\s*:\s*(.+)$", _read("/proc/cpuinfo"), re.M)
     mem = re.search(r"^MemTotal:\s*(\d+) kB", _read("/proc/meminfo"), re.M)
@@ -155,74 +149,6 @@ def machine_info() -> dict[str, Any]:
     }
 
 
-def git_state() -> dict[str, Any]:
-    def git(*args: str) -> str:
-        try:
-            return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            return ""
-
-    return {"commit": git("rev-parse", "HEAD") or None, "dirty": git("status", "--porcelain").splitlines()}
-
-
-def _machine_busy_s() -> float:
-    """CPU seconds the whole machine has spent busy (all cores), from /proc/stat."""
-    fields = _read("/proc/stat").splitlines()[0].split()[1:]
-    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
-    return (user + nice + system + irq + softirq + steal) / CLK_TCK
-
-
-def _proc_cpu_s(pid: int | None) -> float:
-    if pid is None:
-        return 0.0
-    stat = _read(f"/proc/{pid}/stat")
-    if not stat:
-        return 0.0
-    fields = stat.rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
-
-
-def _self_cpu_s() -> float:
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
-
-
-class Meter:
-    """Wall time and CPU over the stretches it measures: of the kernel process, of this process (the SDK
-    client, or the in-process baseline) and of every other process on the machine (from /proc/stat)."""
-
-    def __init__(self, kernel_pid: int | None) -> None:
-        self.kernel_pid = kernel_pid
-        self.wall_s = self.kernel_cpu_s = self.bench_cpu_s = self.others_cpu_s = 0.0
-
-    @contextmanager
-    def __call__(self) -> Iterator[None]:
-        k0, b0, m0 = _proc_cpu_s(self.kernel_pid), _self_cpu_s(), _machine_busy_s()
-        t0 = time.perf_counter()
-        yield
-        wall = time.perf_counter() - t0
-        kernel, bench = _proc_cpu_s(self.kernel_pid) - k0, _self_cpu_s() - b0
-        self.wall_s += wall
-        self.kernel_cpu_s += kernel
-        self.bench_cpu_s += bench
-        self.others_cpu_s += max(0.0, _machine_busy_s() - m0 - kernel - bench)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "wall_s": round(self.wall_s, 3),
-            "kernel_cpu_s": round(self.kernel_cpu_s, 2),
-            "bench_cpu_s": round(self.bench_cpu_s, 2),
-            "others_cpu_s": round(self.others_cpu_s, 2),
-            "others_cores_avg": round(self.others_cpu_s / self.wall_s, 2) if self.wall_s else None,
-        }
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    import numpy as np
-
-    return float(np.percentile(np.asarray(values, dtype=float), q))
-
-
 def latency_summary(ms: Sequence[float]) -> dict[str, float]:
     return {
         "p50_ms": round(percentile(ms, 50), 3),
@@ -234,12 +160,6 @@ def latency_summary(ms: Sequence[float]) -> dict[str, float]:
 
 
 # -- the kernel subprocess --------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class KernelProcess:
@@ -686,26 +606,7 @@ def _env_note(env: dict[str, Any]) -> str:
 
 def write_docs(docs: Path, section: str) -> None:
     """Replace this benchmark's section of `docs` (from its heading to the next `## ` heading), or add it."""
-    text = docs.read_text() if docs.exists() else (
-        "# Benchmarks\n\nThe figures on this page are written by the benchmark scripts in `bench/` from their JSON "
-        "results; rerun a script to refresh its section.\n"
-    )  # fmt: skip
-    lines = text.splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.rstrip() == SECTION), None)
-    if start is None:
-        new = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        new = "".join(lines[:start]) + section + ("\n" + "".join(lines[end:]) if end < len(lines) else "")
-    docs.parent.mkdir(parents=True, exist_ok=True)
-    docs.write_text(new)
-
-
-def _display_path(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(ROOT))
-    except ValueError:
-        return str(path)
+    _write_docs(docs, SECTION, section)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,6 +1,31 @@
-"""Agent memory: notes in SQL, vectors in Chroma, search by meaning."""
+"""Agentic memory: A-MEM notes with links and evolution, hybrid retrieval, the forgetting curve."""
 
-from memory.models import NewNote, Note, RepairReport, SearchHit
+from memory.forgetting import ForgettingConfig, retention, strengthened
+from memory.models import (
+    Link,
+    MemoryStats,
+    NewNote,
+    Note,
+    NoteUpdate,
+    NoteVersion,
+    RepairReport,
+    SearchFilters,
+    SearchHit,
+)
 from memory.service import MemoryService
 
-__all__ = ["MemoryService", "NewNote", "Note", "RepairReport", "SearchHit"]
+__all__ = [
+    "ForgettingConfig",
+    "Link",
+    "MemoryService",
+    "MemoryStats",
+    "NewNote",
+    "Note",
+    "NoteUpdate",
+    "NoteVersion",
+    "RepairReport",
+    "SearchFilters",
+    "SearchHit",
+    "retention",
+    "strengthened",
+]

@@ -11,4 +11,52 @@ notes = sa.Table(
     sa.Column("metadata", sa.JSON, nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Column("keywords", sa.JSON, nullable=False),
+    sa.Column("context", sa.Text, nullable=False),
+    sa.Column("tags", sa.JSON, nullable=False),
+    sa.Column("category", sa.String(64), nullable=False),
+    sa.Column("event_at", sa.Float, nullable=True),
+    sa.Column("last_accessed", sa.Float, nullable=False),
+    sa.Column("access_count", sa.Integer, nullable=False),
+    sa.Column("strength_s", sa.Float, nullable=False),
+    sa.Column("importance", sa.Float, nullable=False),
+    sa.Column("pinned", sa.Boolean, nullable=False),
+    sa.Column("archived_at", sa.Float, nullable=True),
+    sa.Column("enrichment", sa.String(16), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+)
+
+# PostgreSQL only: the text its generated tsvector column indexes (SQLite uses the notes_fts table).
+search_body = sa.Column("search_body", sa.Text, nullable=False)
+
+note_shares = sa.Table(
+    "note_shares",
+    metadata,
+    sa.Column("note_id", sa.String(32), sa.ForeignKey("notes.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("agent_id", sa.String(32), sa.ForeignKey("agents.id"), primary_key=True),
+)
+
+note_links = sa.Table(
+    "note_links",
+    metadata,
+    sa.Column("from_id", sa.String(32), sa.ForeignKey("notes.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("to_id", sa.String(32), sa.ForeignKey("notes.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("weight", sa.Float, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+note_versions = sa.Table(
+    "note_versions",
+    metadata,
+    sa.Column("note_id", sa.String(32), sa.ForeignKey("notes.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("content", sa.Text, nullable=False),
+    sa.Column("context", sa.Text, nullable=False),
+    sa.Column("keywords", sa.JSON, nullable=False),
+    sa.Column("tags", sa.JSON, nullable=False),
+    sa.Column("category", sa.String(64), nullable=False),
+    sa.Column("cause", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
 )

@@ -1,33 +1,55 @@
-"""Basic memory: notes stored in SQL first (the source of truth), their vectors in Chroma second.
+"""Agentic memory: notes in SQL first (the source of truth), vectors in Chroma second.
 
-A crash between the two leaves a missing or an extra vector; `reconcile()` finds and repairs both and
-the kernel runs it at start-up. Every operation is scoped to one agent's namespace.
+A write commits the note, its extractive enrichment, its first version and its full-text entry in one
+transaction, then its vector; new notes are linked to similar notes (the reason is recorded) and may
+evolve their neighbours' tags (a new, undoable version). Search fuses dense (Chroma) and lexical
+(FTS5 / tsvector) rankings, can follow links one hop, and blends in the forgetting curve. A crash between
+SQL and Chroma leaves a missing or an extra vector; `reconcile()` repairs both at start-up.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from typing import Any
 
+import numpy as np
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from agents._schema import agents
 from aios.config import LimitsConfig
 from aios.embeddings import Embedder
-from aios.errors import InvalidArgument, NotFound
+from aios.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from aios.vectors import VectorIndex
-from memory._schema import notes
-from memory.models import NewNote, Note, RepairReport, SearchHit
+from memory import enrich
+from memory._lexical import Lexical, body
+from memory._schema import note_links, note_shares, note_versions, notes
+from memory.forgetting import ForgettingConfig, retention, strengthened
+from memory.models import (
+    Link,
+    MemoryStats,
+    NewNote,
+    Note,
+    NoteUpdate,
+    NoteVersion,
+    RepairReport,
+    SearchFilters,
+    SearchHit,
+)
 
 __all__ = ["MemoryService"]
 
 Progress = Callable[[int, int], None]
 _PREFIX = "notes_"
 _REINDEX_BATCH = 256
-_MAX_KEY = 128
-_MAX_VALUE = 4096
+_MAX_KEY, _MAX_VALUE, _MAX_TAGS, _MAX_TAG = 128, 4096, 32, 64
+_RRF_K = 60
+_CANDIDATES = 50
+_LINK_CANDIDATES = 5
+_SCOPES = ("own", "shared", "all")
 
 
 def _collection(agent_id: str) -> str:
@@ -42,66 +64,482 @@ class MemoryService:
         vectors: VectorIndex,
         limits: LimitsConfig | None = None,
         clock: Callable[[], float] = time.time,
+        forgetting: ForgettingConfig | None = None,
+        link_threshold: float = 0.6,
     ) -> None:
         self._engine = engine
         self._embedder = embedder
         self._vectors = vectors
         self._limits = limits or LimitsConfig()
         self._clock = clock
+        self.forgetting = forgetting or ForgettingConfig()
+        self.link_threshold = link_threshold
+        self._lexical = Lexical(engine.dialect.name)
+        # Recalls strengthen notes; they are written in batches, not one fsync'd transaction per search.
+        self._recalls: dict[str, tuple[int, float]] = {}
+        self._recall_lock = threading.Lock()
 
-    # -- syscalls -------------------------------------------------------------------------------
+    # -- writes ---------------------------------------------------------------------------------------
 
     def add(self, agent_id: str, new_notes: Sequence[NewNote]) -> list[Note]:
         """Add notes in one transaction (all or none); returns them in order once durable."""
         self._check_batch(new_notes)
         now = self._clock()
-        added = [Note(uuid.uuid4().hex, agent_id, n.content, dict(n.metadata), now) for n in new_notes]
-        vectors = self._embedder.encode([n.content for n in added])
+        rows = [self._new_row(agent_id, n, now) for n in new_notes]
+        vectors = self._embedder.encode([r["content"] for r in rows])
         with self._engine.begin() as conn:
+            self._check_share_targets(conn, agent_id, {a for n in new_notes for a in n.share_with})
+            conn.execute(sa.insert(notes), rows)
+            conn.execute(sa.insert(note_versions), [self._version_row(r, "created", now) for r in rows])
+            shares = [
+                {"note_id": r["id"], "agent_id": a}
+                for r, n in zip(rows, new_notes, strict=True)
+                for a in dict.fromkeys(n.share_with)
+            ]
+            if shares:
+                conn.execute(sa.insert(note_shares), shares)
+            self._lexical.put(conn, [(r["id"], _search_text(r)) for r in rows])
+        self._vectors.upsert(_collection(agent_id), [r["id"] for r in rows], vectors)
+        self._link_new(agent_id, rows, vectors, now)
+        return self.get_many(agent_id, [r["id"] for r in rows])
+
+    def _new_row(self, agent_id: str, n: NewNote, now: float) -> dict[str, Any]:
+        keywords = n.keywords if n.keywords is not None else enrich.keywords_of(n.content)
+        return {
+            "id": uuid.uuid4().hex,
+            "agent_id": agent_id,
+            "content": n.content,
+            "metadata": dict(n.metadata),
+            "created_at": now,
+            "updated_at": now,
+            "keywords": keywords,
+            "context": n.context if n.context is not None else enrich.context_of(n.content),
+            "tags": n.tags if n.tags is not None else enrich.tags_of(keywords),
+            "category": n.category,
+            "event_at": n.event_at,
+            "last_accessed": now,
+            "access_count": 0,
+            "strength_s": self.forgetting.initial_strength_s,
+            "importance": n.importance,
+            "pinned": n.pinned,
+            "archived_at": None,
+            "enrichment": "extractive",
+            "version": 1,
+        }
+
+    @staticmethod
+    def _version_row(row: dict[str, Any], cause: str, now: float) -> dict[str, Any]:
+        return {
+            "note_id": row["id"],
+            "version": row["version"],
+            "content": row["content"],
+            "context": row["context"],
+            "keywords": row["keywords"],
+            "tags": row["tags"],
+            "category": row["category"],
+            "cause": cause,
+            "created_at": now,
+        }
+
+    def _link_new(self, agent_id: str, rows: list[dict[str, Any]], vectors: np.ndarray, now: float) -> None:
+        """Link each new note to its nearest notes above the threshold, and evolve their tags (A-MEM)."""
+        if not rows:
+            return
+        new_ids = {r["id"] for r in rows}
+        neighbours = self._vectors.query_many(_collection(agent_id), vectors, _LINK_CANDIDATES + 1)
+        links, evolved = [], []
+        with self._engine.begin() as conn:
+            for row, hits in zip(rows, neighbours, strict=True):
+                for other_id, similarity in hits:
+                    if other_id == row["id"] or similarity < self.link_threshold:
+                        continue
+                    other = conn.execute(sa.select(notes).where(notes.c.id == other_id)).first()
+                    if other is None or other.agent_id != agent_id:
+                        continue
+                    shared = [k for k in row["keywords"] if k in set(other.keywords)]
+                    reason = f"cosine {similarity:.2f}" + (
+                        f"; shared keywords: {', '.join(shared[:5])}" if shared else ""
+                    )
+                    links.append(
+                        {
+                            "from_id": row["id"],
+                            "to_id": other_id,
+                            "kind": "related",
+                            "reason": reason,
+                            "weight": round(similarity, 4),
+                            "created_at": now,
+                        }
+                    )
+                    if other_id not in new_ids:
+                        evolved += self._evolve(conn, other, row, shared, now)
+            if links:
+                conn.execute(sa.insert(note_links), links)
+        del evolved
+
+    def _evolve(self, conn: Connection, old: sa.Row, new: dict[str, Any], shared: list[str], now: float) -> list[str]:
+        """A new note adds the keywords it shares with a neighbour to the neighbour's tags (a new version)."""
+        tags = list(old.tags)
+        added = [k.replace(" ", "-") for k in shared if k.replace(" ", "-") not in tags][: max(0, 8 - len(tags))]
+        if not added:
+            return []
+        self._write_version(conn, old, {"tags": tags + added}, f"evolution:{new['id']}", now)
+        return [old.id]
+
+    def _write_version(
+        self, conn: Connection, row: sa.Row, changes: dict[str, Any], cause: str, now: float
+    ) -> dict[str, Any]:
+        current = dict(row._mapping)
+        current.pop("search_body", None)
+        current.pop("search_tsv", None)
+        updated = {**current, **changes, "version": row.version + 1, "updated_at": now}
+        conn.execute(
+            sa.update(notes)
+            .where(notes.c.id == row.id)
+            .values(**{k: updated[k] for k in (*changes, "version", "updated_at")})
+        )
+        conn.execute(sa.insert(note_versions), [self._version_row(updated, cause, now)])
+        self._lexical.put(conn, [(row.id, _search_text(updated))])
+        return updated
+
+    def update(self, agent_id: str, note_id: str, change: NoteUpdate) -> Note:
+        """Edit an own note; a new version. Content changes re-embed it."""
+        changes = {k: v for k, v in change.__dict__.items() if v is not None and k != "expected_version"}
+        if not changes:
+            raise InvalidArgument("nothing to update")
+        if "content" in changes:
+            self._check_content(changes["content"], "content")
+        self._check_enrichment(changes.get("keywords"), changes.get("tags"), changes.get("importance"))
+        now = self._clock()
+        with self._engine.begin() as conn:
+            row = self._own_row(conn, agent_id, note_id)
+            if change.expected_version is not None and row.version != change.expected_version:
+                raise FailedPrecondition(f"note {note_id} is at version {row.version}, not {change.expected_version}")
+            self._write_version(conn, row, changes, "update", now)
+        if "content" in changes:
+            self._vectors.upsert(_collection(agent_id), [note_id], self._embedder.encode([changes["content"]]))
+        return self.get(agent_id, note_id)
+
+    def delete(self, agent_id: str, note_id: str) -> None:
+        with self._engine.begin() as conn:
+            self._own_row(conn, agent_id, note_id)
             conn.execute(
-                sa.insert(notes),
-                [
-                    {"id": n.id, "agent_id": agent_id, "content": n.content, "metadata": n.metadata,
-                     "created_at": now, "updated_at": now}
-                    for n in added
-                ],
-            )  # fmt: skip
-        self._vectors.upsert(_collection(agent_id), [n.id for n in added], vectors)
-        return added
+                sa.delete(note_links).where(sa.or_(note_links.c.from_id == note_id, note_links.c.to_id == note_id))
+            )
+            for table in (note_shares, note_versions):
+                conn.execute(sa.delete(table).where(table.c.note_id == note_id))
+            self._lexical.delete(conn, [note_id])
+            conn.execute(sa.delete(notes).where(notes.c.id == note_id))
+        self._vectors.delete(_collection(agent_id), [note_id])
+
+    def set_flags(
+        self, agent_id: str, note_id: str, *, archived: bool | None = None, pinned: bool | None = None
+    ) -> Note:
+        """Archive / restore / pin / unpin an own note. Archived notes are kept, searchable with a flag."""
+        now = self._clock()
+        values: dict[str, Any] = {}
+        if archived is not None:
+            values["archived_at"] = now if archived else None
+            if not archived:
+                values["last_accessed"] = now  # a restored note starts a fresh curve
+        if pinned is not None:
+            values["pinned"] = pinned
+        with self._engine.begin() as conn:
+            self._own_row(conn, agent_id, note_id)
+            conn.execute(sa.update(notes).where(notes.c.id == note_id).values(**values))
+        return self.get(agent_id, note_id)
+
+    def share(self, agent_id: str, note_id: str, with_agents: Sequence[str], share: bool = True) -> Note:
+        with self._engine.begin() as conn:
+            self._own_row(conn, agent_id, note_id)
+            if share:
+                self._check_share_targets(conn, agent_id, set(with_agents))
+                have = set(
+                    conn.execute(sa.select(note_shares.c.agent_id).where(note_shares.c.note_id == note_id)).scalars()
+                )
+                new = [{"note_id": note_id, "agent_id": a} for a in dict.fromkeys(with_agents) if a not in have]
+                if new:
+                    conn.execute(sa.insert(note_shares), new)
+            else:
+                conn.execute(
+                    sa.delete(note_shares).where(
+                        note_shares.c.note_id == note_id, note_shares.c.agent_id.in_(list(with_agents))
+                    )
+                )
+        return self.get(agent_id, note_id)
+
+    def link(
+        self, agent_id: str, from_id: str, to_id: str, kind: str = "related", reason: str = "", weight: float = 1.0
+    ) -> Link:
+        if from_id == to_id:
+            raise InvalidArgument("a note cannot link to itself")
+        if not kind or len(kind) > 32:
+            raise InvalidArgument("link kind must be 1-32 characters")
+        now = self._clock()
+        with self._engine.begin() as conn:
+            self._own_row(conn, agent_id, from_id)
+            self._visible_row(conn, agent_id, to_id)
+            conn.execute(sa.delete(note_links).where(note_links.c.from_id == from_id, note_links.c.to_id == to_id))
+            row = {
+                "from_id": from_id,
+                "to_id": to_id,
+                "kind": kind,
+                "reason": reason or "set by the agent",
+                "weight": weight,
+                "created_at": now,
+            }
+            conn.execute(sa.insert(note_links), [row])
+        return Link(**row)
+
+    def unlink(self, agent_id: str, from_id: str, to_id: str) -> None:
+        with self._engine.begin() as conn:
+            self._own_row(conn, agent_id, from_id)
+            result = conn.execute(
+                sa.delete(note_links).where(note_links.c.from_id == from_id, note_links.c.to_id == to_id)
+            )
+        if result.rowcount == 0:
+            raise NotFound(f"no link from {from_id} to {to_id}")
+
+    def undo_evolution(self, agent_id: str, cause_note_id: str) -> int:
+        """Revert every change a new note's evolution made to the agent's notes; each revert is a new version."""
+        cause = f"evolution:{cause_note_id}"
+        now = self._clock()
+        reverted = 0
+        with self._engine.begin() as conn:
+            steps = conn.execute(
+                sa.select(note_versions)
+                .join(notes, notes.c.id == note_versions.c.note_id)
+                .where(note_versions.c.cause == cause, notes.c.agent_id == agent_id)
+            ).all()
+            for step in steps:
+                before = conn.execute(
+                    sa.select(note_versions).where(
+                        note_versions.c.note_id == step.note_id, note_versions.c.version == step.version - 1
+                    )
+                ).first()
+                row = conn.execute(sa.select(notes).where(notes.c.id == step.note_id)).first()
+                if before is None or row is None:
+                    continue
+                self._write_version(
+                    conn, row, {"tags": list(before.tags), "context": before.context}, f"undo {cause}", now
+                )
+                reverted += 1
+        if not steps:
+            raise NotFound(f"no evolution step caused by note {cause_note_id}")
+        return reverted
+
+    # -- reads ----------------------------------------------------------------------------------------
 
     def get(self, agent_id: str, note_id: str) -> Note:
         self._check_id(note_id)
+        notes_ = self.get_many(agent_id, [note_id])
+        if not notes_:
+            raise NotFound(f"no note {note_id!r}")
+        return notes_[0]
+
+    def get_many(self, agent_id: str, ids: Sequence[str]) -> list[Note]:
+        """Visible notes among `ids`, in that order."""
         with self._engine.connect() as conn:
-            row = conn.execute(sa.select(notes).where(notes.c.id == note_id, notes.c.agent_id == agent_id)).first()
-        if row is None:
-            raise NotFound(f"no note {note_id!r}")
-        return _note(row)
+            rows = conn.execute(sa.select(notes).where(notes.c.id.in_(list(ids)), self._visible(agent_id))).all()
+            shared = self._shares(conn, [r.id for r in rows])
+        now = self._clock()
+        by_id = {r.id: self._note(r, shared.get(r.id, []), now) for r in rows}
+        return [by_id[i] for i in ids if i in by_id]
 
-    def delete(self, agent_id: str, note_id: str) -> None:
-        self._check_id(note_id)
-        with self._engine.begin() as conn:
-            result = conn.execute(sa.delete(notes).where(notes.c.id == note_id, notes.c.agent_id == agent_id))
-        if result.rowcount == 0:
-            raise NotFound(f"no note {note_id!r}")
-        self._vectors.delete(_collection(agent_id), [note_id])
+    def history(self, agent_id: str, note_id: str) -> list[NoteVersion]:
+        with self._engine.connect() as conn:
+            self._visible_row(conn, agent_id, note_id)
+            rows = conn.execute(
+                sa.select(note_versions).where(note_versions.c.note_id == note_id).order_by(note_versions.c.version)
+            ).all()
+        return [
+            NoteVersion(
+                r.note_id,
+                r.version,
+                r.content,
+                r.context,
+                list(r.keywords),
+                list(r.tags),
+                r.category,
+                r.cause,
+                r.created_at,
+            )
+            for r in rows
+        ]
 
-    def search(self, agent_id: str, query: str, k: int = 10) -> list[SearchHit]:
+    def neighbours(self, agent_id: str, note_id: str, depth: int = 1) -> tuple[list[Note], list[Link]]:
+        """Notes reachable from `note_id` over links in either direction, up to `depth` hops."""
+        if not 1 <= depth <= 5:
+            raise InvalidArgument("depth must be 1-5")
+        seen, frontier, found = {note_id}, {note_id}, []
+        with self._engine.connect() as conn:
+            self._visible_row(conn, agent_id, note_id)
+            for _ in range(depth):
+                rows = conn.execute(
+                    sa.select(note_links).where(
+                        sa.or_(note_links.c.from_id.in_(frontier), note_links.c.to_id.in_(frontier))
+                    )
+                ).all()
+                frontier = set()
+                for r in rows:
+                    link = Link(r.from_id, r.to_id, r.kind, r.reason, r.weight, r.created_at)
+                    if link not in found:
+                        found.append(link)
+                    for other in (r.from_id, r.to_id):
+                        if other not in seen:
+                            seen.add(other)
+                            frontier.add(other)
+        visible = self.get_many(agent_id, [i for i in seen if i != note_id])
+        ids = {n.id for n in visible} | {note_id}
+        return visible, [link for link in found if link.from_id in ids and link.to_id in ids]
+
+    def search(
+        self, agent_id: str, query: str, k: int = 10, filters: SearchFilters | None = None, expand_links: bool = False
+    ) -> list[SearchHit]:
+        """Hybrid search: dense and lexical rankings fused (RRF), optionally one hop over links,
+        blended with retention. Each hit says which signals scored it; returned notes count as recalled."""
+        filters = filters or SearchFilters()
         if not query.strip():
             raise InvalidArgument("query must not be empty")
         self._check_text(query, "query")
         if not 1 <= k <= self._limits.max_top_k:
             raise InvalidArgument(f"k must be between 1 and {self._limits.max_top_k}, got {k}")
+        if filters.scope not in _SCOPES:
+            raise InvalidArgument(f"scope must be one of {', '.join(_SCOPES)}")
         vector = self._embedder.encode([query])[0]
-        scored = self._vectors.query(_collection(agent_id), vector, k)
-        if not scored:
-            return []
+        where = self._where(agent_id, filters)
+        dense: dict[str, float] = {}
+        if filters.scope != "shared":
+            dense.update(self._vectors.query(_collection(agent_id), vector, max(_CANDIDATES, k * 3)))
         with self._engine.connect() as conn:
-            # By primary key only: with `agent_id = ?` too, SQLite picks the agent index and reads all of
-            # the agent's notes. The owner is checked on the k rows instead.
-            rows = conn.execute(sa.select(notes).where(notes.c.id.in_([id_ for id_, _ in scored])))
-            by_id = {row.id: _note(row) for row in rows if row.agent_id == agent_id}
-        # An id without a row is a vector whose delete did not reach the index yet: not a hit.
-        return [SearchHit(by_id[id_], score) for id_, score in scored if id_ in by_id]
+            if filters.scope != "own":
+                dense.update(self._shared_dense(conn, agent_id, vector))
+            lexical = dict(self._lexical.search(conn, where, query, max(_CANDIDATES, k * 3)))
+            candidates = list(dict.fromkeys([*dense, *lexical]))
+            rows = {r.id: r for r in conn.execute(sa.select(notes).where(notes.c.id.in_(candidates), where))}
+            fused = _rrf({i: dense[i] for i in dense if i in rows}, {i: lexical[i] for i in lexical if i in rows})
+            now = self._clock()
+            hits = {}
+            for note_id, (score, signals) in fused.items():
+                row = rows[note_id]
+                r = self._retention(row, now)
+                w = self.forgetting.rank_weight
+                hits[note_id] = (score * (1 - w + w * r), {**signals, "retention": r})
+            top = sorted(hits, key=lambda i: -hits[i][0])[:k]
+            if expand_links:  # the top k, then up to k notes linked to them
+                top += self._expand(conn, hits, rows, where, top)[:k]
+            shared = self._shares(conn, top)
+        result = [SearchHit(self._note(rows[i], shared.get(i, []), now), hits[i][0], hits[i][1]) for i in top]
+        self._recalled([h.note.id for h in result if h.note.agent_id == agent_id], now)
+        return result
+
+    def _expand(
+        self,
+        conn: Connection,
+        hits: dict[str, tuple[float, dict[str, float]]],
+        rows: dict[str, sa.Row],
+        where: sa.ColumnElement[bool],
+        top: list[str],
+    ) -> list[str]:
+        """Notes one link away from the top hits, best first; each scores its parent's score times the
+        link weight / 2 and carries the link weight as its `link` signal."""
+        links = conn.execute(
+            sa.select(note_links).where(sa.or_(note_links.c.from_id.in_(top), note_links.c.to_id.in_(top)))
+        ).all()
+        extra: dict[str, tuple[float, float]] = {}
+        for link in links:
+            parent, other = (link.from_id, link.to_id) if link.from_id in top else (link.to_id, link.from_id)
+            if other in top:
+                continue
+            score = hits[parent][0] * link.weight * 0.5
+            if score > extra.get(other, (0.0, 0.0))[0]:
+                extra[other] = (score, link.weight)
+        if not extra:
+            return []
+        for row in conn.execute(sa.select(notes).where(notes.c.id.in_(list(extra)), where)):
+            rows[row.id] = row
+            signals = {**hits.get(row.id, (0.0, {}))[1], "link": extra[row.id][1]}
+            hits[row.id] = (extra[row.id][0], signals)
+        return sorted((i for i in extra if i in rows), key=lambda i: -hits[i][0])
+
+    def _shared_dense(self, conn: Connection, agent_id: str, vector: np.ndarray) -> dict[str, float]:
+        owners = conn.execute(
+            sa.select(notes.c.agent_id, notes.c.id)
+            .join(note_shares, note_shares.c.note_id == notes.c.id)
+            .where(note_shares.c.agent_id == agent_id)
+        ).all()
+        by_owner: dict[str, list[str]] = {}
+        for owner, note_id in owners:
+            by_owner.setdefault(owner, []).append(note_id)
+        scores = {}
+        for owner, ids in by_owner.items():
+            for note_id, embedding in self._vectors.embeddings(_collection(owner), ids).items():
+                scores[note_id] = float(np.dot(embedding, vector))
+        return scores
+
+    def _recalled(self, ids: list[str], now: float) -> None:
+        with self._recall_lock:
+            for note_id in ids:
+                count, _ = self._recalls.get(note_id, (0, now))
+                self._recalls[note_id] = (count + 1, now)
+
+    def flush_recalls(self) -> int:
+        """Write pending recalls (access count, last access, strength). Run periodically and at stop."""
+        with self._recall_lock:
+            pending, self._recalls = self._recalls, {}
+        if not pending:
+            return 0
+        with self._engine.begin() as conn:
+            rows = conn.execute(
+                sa.select(notes.c.id, notes.c.strength_s, notes.c.access_count).where(notes.c.id.in_(list(pending)))
+            ).all()
+            for row in rows:
+                count, at = pending[row.id]
+                strength = row.strength_s
+                for _ in range(count):
+                    strength = strengthened(strength, self.forgetting)
+                conn.execute(
+                    sa.update(notes)
+                    .where(notes.c.id == row.id)
+                    .values(last_accessed=at, access_count=row.access_count + count, strength_s=strength)
+                )
+        return len(pending)
+
+    # -- forgetting -----------------------------------------------------------------------------------
+
+    def decay(self, agent_id: str | None = None) -> int:
+        """Archive notes whose retention fell below the threshold. Nothing is deleted."""
+        self.flush_recalls()
+        now = self._clock()
+        query = sa.select(notes).where(notes.c.archived_at.is_(None), ~notes.c.pinned)
+        if agent_id is not None:
+            query = query.where(notes.c.agent_id == agent_id)
+        with self._engine.begin() as conn:
+            fading = [r.id for r in conn.execute(query) if self._retention(r, now) < self.forgetting.archive_below]
+            for start in range(0, len(fading), 500):
+                conn.execute(
+                    sa.update(notes).where(notes.c.id.in_(fading[start : start + 500])).values(archived_at=now)
+                )
+        return len(fading)
+
+    def _retention(self, row: sa.Row, now: float) -> float:
+        return retention(now - row.last_accessed, row.strength_s, row.importance, row.pinned, self.forgetting)
+
+    def stats(self, agent_id: str) -> MemoryStats:
+        now = self._clock()
+        with self._engine.connect() as conn:
+            rows = conn.execute(sa.select(notes).where(notes.c.agent_id == agent_id)).all()
+            links = conn.execute(
+                sa.select(sa.func.count())
+                .select_from(note_links)
+                .join(notes, notes.c.id == note_links.c.from_id)
+                .where(notes.c.agent_id == agent_id)
+            ).scalar_one()
+            shared = conn.execute(
+                sa.select(sa.func.count()).select_from(note_shares).where(note_shares.c.agent_id == agent_id)
+            ).scalar_one()
+        live = [r for r in rows if r.archived_at is None]
+        mean = sum(self._retention(r, now) for r in live) / len(live) if live else 0.0
+        return MemoryStats(len(live), len(rows) - len(live), sum(r.pinned for r in rows), links, shared, mean)
 
     def count(self, agent_id: str | None = None) -> int:
         query = sa.select(sa.func.count()).select_from(notes)
@@ -110,7 +548,7 @@ class MemoryService:
         with self._engine.connect() as conn:
             return conn.execute(query).scalar_one()
 
-    # -- index maintenance ----------------------------------------------------------------------
+    # -- index maintenance ----------------------------------------------------------------------------
 
     def reconcile(self) -> RepairReport:
         """Make the vector index hold exactly the notes in SQL: embed what is missing, drop extras."""
@@ -147,8 +585,7 @@ class MemoryService:
         with self._engine.connect() as conn:
             rows = conn.execute(query).all()
             known_agents = list(conn.execute(sa.select(agents.c.id)).scalars())
-        targets = [agent_id] if agent_id else known_agents
-        for target in targets:
+        for target in [agent_id] if agent_id else known_agents:
             self._vectors.drop(_collection(target))
         done = 0
         for start in range(0, len(rows), _REINDEX_BATCH):
@@ -173,7 +610,94 @@ class MemoryService:
         vectors = self._embedder.encode([row.content for row in rows])
         self._vectors.upsert(_collection(agent_id), [row.id for row in rows], vectors)
 
-    # -- validation -----------------------------------------------------------------------------
+    # -- helpers --------------------------------------------------------------------------------------
+
+    def _visible(self, agent_id: str) -> sa.ColumnElement[bool]:
+        shared = sa.select(note_shares.c.note_id).where(note_shares.c.agent_id == agent_id)
+        return sa.or_(notes.c.agent_id == agent_id, notes.c.id.in_(shared))
+
+    def _where(self, agent_id: str, f: SearchFilters) -> sa.ColumnElement[bool]:
+        shared = sa.select(note_shares.c.note_id).where(note_shares.c.agent_id == agent_id)
+        scope = {
+            "own": notes.c.agent_id == agent_id,
+            "shared": notes.c.id.in_(shared),
+            "all": sa.or_(notes.c.agent_id == agent_id, notes.c.id.in_(shared)),
+        }[f.scope]
+        clauses = [scope]
+        if not f.include_archived:
+            clauses.append(notes.c.archived_at.is_(None))
+        if f.category:
+            clauses.append(notes.c.category == f.category)
+        for column, low, high in (
+            (notes.c.created_at, f.created_after, f.created_before),
+            (notes.c.event_at, f.event_after, f.event_before),
+        ):
+            if low is not None:
+                clauses.append(column >= low)
+            if high is not None:
+                clauses.append(column < high)
+        if f.tags:
+            # JSON containment differs per engine; a LIKE on the serialised list is portable and exact
+            # because tags are quoted in it.
+            clauses.append(sa.or_(*[sa.cast(notes.c.tags, sa.Text).like(f'%"{t}"%') for t in f.tags]))
+        return sa.and_(*clauses)
+
+    def _own_row(self, conn: Connection, agent_id: str, note_id: str) -> sa.Row:
+        self._check_id(note_id)
+        row = conn.execute(sa.select(notes).where(notes.c.id == note_id, self._visible(agent_id))).first()
+        if row is None:
+            raise NotFound(f"no note {note_id!r}")
+        if row.agent_id != agent_id:
+            raise PermissionDenied(f"note {note_id} is shared with you read-only")
+        return row
+
+    def _visible_row(self, conn: Connection, agent_id: str, note_id: str) -> sa.Row:
+        self._check_id(note_id)
+        row = conn.execute(sa.select(notes).where(notes.c.id == note_id, self._visible(agent_id))).first()
+        if row is None:
+            raise NotFound(f"no note {note_id!r}")
+        return row
+
+    @staticmethod
+    def _shares(conn: Connection, ids: list[str]) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        if ids:
+            for note_id, agent in conn.execute(sa.select(note_shares).where(note_shares.c.note_id.in_(ids))):
+                out.setdefault(note_id, []).append(agent)
+        return out
+
+    def _note(self, row: sa.Row, shared_with: list[str], now: float) -> Note:
+        return Note(
+            row.id,
+            row.agent_id,
+            row.content,
+            dict(row.metadata),
+            row.created_at,
+            list(row.keywords),
+            row.context,
+            list(row.tags),
+            row.category,
+            row.event_at,
+            row.last_accessed,
+            row.access_count,
+            row.strength_s,
+            row.importance,
+            row.pinned,
+            row.archived_at,
+            row.enrichment,
+            row.version,
+            sorted(shared_with),
+            self._retention(row, now),
+        )
+
+    def _check_share_targets(self, conn: Connection, agent_id: str, targets: set[str]) -> None:
+        if not targets:
+            return
+        if agent_id in targets:
+            raise InvalidArgument("a note cannot be shared with its owner")
+        known = set(conn.execute(sa.select(agents.c.id).where(agents.c.id.in_(targets), ~agents.c.is_admin)).scalars())
+        if targets - known:
+            raise NotFound(f"no agent {sorted(targets - known)[0]!r} to share with")
 
     def _check_batch(self, new_notes: Sequence[NewNote]) -> None:
         if not new_notes:
@@ -182,13 +706,7 @@ class MemoryService:
             raise InvalidArgument(f"a batch holds at most {self._limits.max_batch} notes, got {len(new_notes)}")
         for i, note in enumerate(new_notes):
             where = f"note {i}" if len(new_notes) > 1 else "note"
-            if not note.content.strip():
-                raise InvalidArgument(f"{where}: content must not be empty")
-            if len(note.content) > self._limits.max_note_chars:
-                raise InvalidArgument(
-                    f"{where}: content has {len(note.content)} characters; the limit is {self._limits.max_note_chars}"
-                )
-            self._check_text(note.content, f"{where} content")
+            self._check_content(note.content, f"{where}: content")
             if len(note.metadata) > self._limits.max_metadata_entries:
                 raise InvalidArgument(f"{where}: at most {self._limits.max_metadata_entries} metadata entries")
             for key, value in note.metadata.items():
@@ -198,6 +716,26 @@ class MemoryService:
                         f"{_MAX_VALUE}; {key[:40]!r} is not"
                     )
                 self._check_text(key + value, f"{where} metadata {key[:40]!r}")
+            self._check_enrichment(note.keywords, note.tags, note.importance)
+            self._check_text(note.context or "", f"{where} context")
+            if len(note.category) > 64:
+                raise InvalidArgument(f"{where}: category is at most 64 characters")
+
+    def _check_content(self, content: str, what: str) -> None:
+        if not content.strip():
+            raise InvalidArgument(f"{what} must not be empty")
+        if len(content) > self._limits.max_note_chars:
+            raise InvalidArgument(f"{what} has {len(content)} characters; the limit is {self._limits.max_note_chars}")
+        self._check_text(content, what)
+
+    def _check_enrichment(self, keywords: list[str] | None, tags: list[str] | None, importance: float | None) -> None:
+        for name, values in (("keywords", keywords), ("tags", tags)):
+            if values is None:
+                continue
+            if len(values) > _MAX_TAGS or any(not v or len(v) > _MAX_TAG or "\x00" in v or '"' in v for v in values):
+                raise InvalidArgument(f"at most {_MAX_TAGS} {name} of 1-{_MAX_TAG} characters (no quotes)")
+        if importance is not None and not 0.0 <= importance <= 1.0:
+            raise InvalidArgument("importance must be between 0 and 1")
 
     @staticmethod
     def _check_text(text: str, what: str) -> None:
@@ -210,5 +748,15 @@ class MemoryService:
             raise InvalidArgument("note id must be 1-64 characters")
 
 
-def _note(row: sa.Row) -> Note:
-    return Note(row.id, row.agent_id, row.content, dict(row.metadata), row.created_at)
+def _search_text(row: dict[str, Any]) -> str:
+    return body(row["content"], row["keywords"], row["tags"], row["context"])
+
+
+def _rrf(dense: dict[str, float], lexical: dict[str, float]) -> dict[str, tuple[float, dict[str, float]]]:
+    """Reciprocal-rank fusion of two rankings; keeps each signal's raw score."""
+    fused: dict[str, tuple[float, dict[str, float]]] = {}
+    for name, scores in (("dense", dense), ("lexical", lexical)):
+        for rank, note_id in enumerate(sorted(scores, key=lambda i: -scores[i])):
+            total, signals = fused.get(note_id, (0.0, {}))
+            fused[note_id] = (total + 1.0 / (_RRF_K + rank + 1), {**signals, name: scores[note_id]})
+    return fused

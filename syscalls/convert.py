@@ -6,18 +6,25 @@ Kept in one module so servicers stay a readable line per step (chroma's proto/co
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from agents import Agent
 from aios._proto.aios.v1 import admin_pb2, llm_pb2, memory_pb2
 from aios.llm import ChatMessage, Completion, ModelInfo, RunEvent, SamplingParams, SchedulerState
-from memory import NewNote, Note, SearchHit
+from memory import Link, MemoryStats, NewNote, Note, NoteUpdate, NoteVersion, SearchFilters, SearchHit
 from syscalls.records import AgentMetrics, SyscallRecord, SyscallStatus
 
 __all__ = [
+    "from_proto_filters",
     "from_proto_messages",
     "from_proto_new_note",
+    "from_proto_update",
+    "from_timestamp",
+    "to_proto_link",
+    "to_proto_memory_stats",
+    "to_proto_version",
     "from_proto_params",
     "to_proto_completion",
     "to_proto_last_chunk",
@@ -88,8 +95,48 @@ def to_proto_agent_metrics(m: AgentMetrics) -> admin_pb2.AgentSyscallStats:
     )
 
 
+def from_timestamp(msg: Any, field: str) -> float | None:
+    return getattr(msg, field).ToNanoseconds() / 1e9 if msg.HasField(field) else None
+
+
 def from_proto_new_note(msg: memory_pb2.NewNote) -> NewNote:
-    return NewNote(content=msg.content, metadata=dict(msg.metadata))
+    return NewNote(
+        content=msg.content,
+        metadata=dict(msg.metadata),
+        keywords=list(msg.keywords) or None,
+        context=msg.context if msg.HasField("context") else None,
+        tags=list(msg.tags) or None,
+        category=msg.category,
+        event_at=from_timestamp(msg, "event_at"),
+        importance=msg.importance,
+        pinned=msg.pinned,
+        share_with=list(msg.share_with),
+    )
+
+
+def from_proto_update(msg: memory_pb2.UpdateNoteRequest) -> NoteUpdate:
+    return NoteUpdate(
+        content=msg.content if msg.HasField("content") else None,
+        context=msg.context if msg.HasField("context") else None,
+        keywords=list(msg.keywords) if msg.set_keywords else None,
+        tags=list(msg.tags) if msg.set_tags else None,
+        category=msg.category if msg.HasField("category") else None,
+        importance=msg.importance if msg.HasField("importance") else None,
+        expected_version=msg.expected_version or None,
+    )
+
+
+def from_proto_filters(msg: memory_pb2.SearchNotesRequest) -> SearchFilters:
+    return SearchFilters(
+        tags=list(msg.tags),
+        category=msg.category,
+        created_after=from_timestamp(msg, "created_after"),
+        created_before=from_timestamp(msg, "created_before"),
+        event_after=from_timestamp(msg, "event_after"),
+        event_before=from_timestamp(msg, "event_before"),
+        scope=msg.scope or "all",
+        include_archived=msg.include_archived,
+    )
 
 
 def to_proto_note(note: Note) -> memory_pb2.Note:
@@ -99,11 +146,61 @@ def to_proto_note(note: Note) -> memory_pb2.Note:
         content=note.content,
         metadata=note.metadata,
         created_at=to_timestamp(note.created_at),
+        keywords=note.keywords,
+        context=note.context,
+        tags=note.tags,
+        category=note.category,
+        event_at=to_timestamp(note.event_at),
+        last_accessed=to_timestamp(note.last_accessed),
+        access_count=note.access_count,
+        strength_s=note.strength_s,
+        importance=note.importance,
+        pinned=note.pinned,
+        archived_at=to_timestamp(note.archived_at),
+        enrichment=note.enrichment,
+        version=note.version,
+        shared_with=note.shared_with,
+        retention=note.retention,
     )
 
 
 def to_proto_search_hit(hit: SearchHit) -> memory_pb2.SearchHit:
-    return memory_pb2.SearchHit(note=to_proto_note(hit.note), score=hit.score)
+    return memory_pb2.SearchHit(note=to_proto_note(hit.note), score=hit.score, signals=hit.signals)
+
+
+def to_proto_link(link: Link) -> memory_pb2.NoteLink:
+    return memory_pb2.NoteLink(
+        from_id=link.from_id,
+        to_id=link.to_id,
+        kind=link.kind,
+        reason=link.reason,
+        weight=link.weight,
+        created_at=to_timestamp(link.created_at),
+    )
+
+
+def to_proto_version(v: NoteVersion) -> memory_pb2.NoteVersion:
+    return memory_pb2.NoteVersion(
+        version=v.version,
+        content=v.content,
+        context=v.context,
+        keywords=v.keywords,
+        tags=v.tags,
+        category=v.category,
+        cause=v.cause,
+        created_at=to_timestamp(v.created_at),
+    )
+
+
+def to_proto_memory_stats(s: MemoryStats) -> memory_pb2.MemoryStats:
+    return memory_pb2.MemoryStats(
+        notes=s.notes,
+        archived=s.archived,
+        pinned=s.pinned,
+        links=s.links,
+        shared_with_me=s.shared_with_me,
+        mean_retention=s.mean_retention,
+    )
 
 
 # -- llm -------------------------------------------------------------------------------------------

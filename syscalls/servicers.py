@@ -119,8 +119,69 @@ class MemoryServicer(memory_pb2_grpc.MemoryServiceServicer):
 
     @unary("memory.search", "memory")
     def SearchNotes(self, request: memory_pb2.SearchNotesRequest, caller: Caller) -> Any:
-        hits = self._memory.search(caller.agent_id, request.query, request.k or _DEFAULT_K)
+        filters = convert.from_proto_filters(request)
+        hits = self._memory.search(caller.agent_id, request.query, request.k or _DEFAULT_K, filters,
+                                   expand_links=request.expand_links)  # fmt: skip
         return memory_pb2.SearchNotesResponse(hits=[convert.to_proto_search_hit(h) for h in hits])
+
+    @unary("memory.update", "memory")
+    def UpdateNote(self, request: memory_pb2.UpdateNoteRequest, caller: Caller) -> memory_pb2.Note:
+        return convert.to_proto_note(
+            self._memory.update(caller.agent_id, request.id, convert.from_proto_update(request))
+        )
+
+    @unary("memory.flags", "memory")
+    def SetNoteFlags(self, request: memory_pb2.SetNoteFlagsRequest, caller: Caller) -> memory_pb2.Note:
+        archived = request.archived if request.HasField("archived") else None
+        pinned = request.pinned if request.HasField("pinned") else None
+        if archived is None and pinned is None:
+            raise InvalidArgument("set archived or pinned")
+        return convert.to_proto_note(
+            self._memory.set_flags(caller.agent_id, request.id, archived=archived, pinned=pinned)
+        )
+
+    @unary("memory.share", "memory")
+    def ShareNote(self, request: memory_pb2.ShareNoteRequest, caller: Caller) -> memory_pb2.Note:
+        if not request.agent_ids:
+            raise InvalidArgument("agent_ids is required")
+        note = self._memory.share(caller.agent_id, request.id, list(request.agent_ids), share=not request.unshare)
+        return convert.to_proto_note(note)
+
+    @unary("memory.link", "memory")
+    def LinkNotes(self, request: memory_pb2.LinkNotesRequest, caller: Caller) -> memory_pb2.NoteLink:
+        weight = request.weight if request.HasField("weight") else 1.0
+        link = self._memory.link(caller.agent_id, request.from_id, request.to_id, request.kind or "related",
+                                 request.reason, weight)  # fmt: skip
+        return convert.to_proto_link(link)
+
+    @unary("memory.unlink", "memory")
+    def UnlinkNotes(self, request: memory_pb2.UnlinkNotesRequest, caller: Caller) -> Any:
+        self._memory.unlink(caller.agent_id, request.from_id, request.to_id)
+        return memory_pb2.UnlinkNotesResponse()
+
+    @unary("memory.neighbours", "memory")
+    def GetNeighbours(self, request: memory_pb2.GetNeighboursRequest, caller: Caller) -> Any:
+        notes, links = self._memory.neighbours(caller.agent_id, request.id, request.depth or 1)
+        return memory_pb2.NeighboursResponse(notes=[convert.to_proto_note(n) for n in notes],
+                                             links=[convert.to_proto_link(link) for link in links])  # fmt: skip
+
+    @unary("memory.history", "memory")
+    def GetHistory(self, request: memory_pb2.GetHistoryRequest, caller: Caller) -> Any:
+        versions = self._memory.history(caller.agent_id, request.id)
+        return memory_pb2.HistoryResponse(versions=[convert.to_proto_version(v) for v in versions])
+
+    @unary("memory.undo_evolution", "memory")
+    def UndoEvolution(self, request: memory_pb2.UndoEvolutionRequest, caller: Caller) -> Any:
+        _require(request.note_id, "note_id")
+        return memory_pb2.UndoEvolutionResponse(reverted=self._memory.undo_evolution(caller.agent_id, request.note_id))
+
+    @unary("memory.decay", "memory")
+    def RunDecay(self, request: memory_pb2.RunDecayRequest, caller: Caller) -> Any:
+        return memory_pb2.RunDecayResponse(archived=self._memory.decay(caller.agent_id))
+
+    @unary("memory.stats", "memory")
+    def GetMemoryStats(self, request: memory_pb2.GetMemoryStatsRequest, caller: Caller) -> Any:
+        return convert.to_proto_memory_stats(self._memory.stats(caller.agent_id))
 
 
 class LLMServicer(llm_pb2_grpc.LLMServiceServicer):

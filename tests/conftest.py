@@ -146,3 +146,9 @@ def sqlite_kernel(tmp_path: Path, embedder: Embedder) -> Iterator[Kernel]:
 
 
 __all__ = ["QueueConfig", "ThreadedKernel", "free_port", "kernel_config"]
+
+
+def same_note(a, b) -> bool:  # type: ignore[no-untyped-def]
+    """The same stored note: reads also report retention and access statistics, which change with time."""
+    fields = ("id", "agent_id", "content", "metadata", "created_at", "version")
+    return all(getattr(a, f) == getattr(b, f) for f in fields)

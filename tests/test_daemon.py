@@ -18,7 +18,7 @@ from chromadb.api.client import SharedSystemClient
 from chromadb.config import Settings
 
 from aios.client import Client
-from tests.conftest import free_port
+from tests.conftest import free_port, same_note
 
 AIOS = [sys.executable, "-m", "aios.cli"]
 
@@ -108,8 +108,8 @@ def test_restart_keeps_data(daemon: Daemon) -> None:
     daemon.stop()
     daemon.start()
     with Client(daemon.target, token) as agent:
-        assert agent.get_note(note.id) == note
-        assert agent.search("where is the spare key?", k=1)[0].note == note
+        assert same_note(agent.get_note(note.id), note)
+        assert same_note(agent.search("where is the spare key?", k=1)[0].note, note)
 
 
 def test_kill_9_keeps_acknowledged_adds_and_repairs_index(daemon: Daemon) -> None:
@@ -132,7 +132,7 @@ def test_kill_9_keeps_acknowledged_adds_and_repairs_index(daemon: Daemon) -> Non
     daemon.start()
     with Client(daemon.target, creds.token) as agent:
         for note in acked:
-            assert agent.get_note(note.id) == note
+            assert same_note(agent.get_note(note.id), note)
         assert agent.search("acknowledged fact number 3", k=1)[0].note.id == acked[3].id
         assert all(h.note.id != "orphan" for h in agent.search("fact", k=100))
     daemon.stop()

@@ -8,7 +8,8 @@ EXPECTED = {
     "aios": ["__version__"],
     "aios.client": [
         "Agent", "AgentCredentials", "AgentStats", "AsyncClient", "Client", "Completion", "CompletionChunk",
-        "Identity", "KernelStats", "LLMAgentStats", "ModelInfo", "Note", "QueueStats", "ReindexProgress",
+        "Identity", "KernelStats", "LLMAgentStats", "MemoryStats", "ModelInfo", "Note", "NoteLink",
+        "NoteVersion", "QueueStats", "ReindexProgress",
         "SchedulerEvent", "SchedulerState", "SearchHit", "SubsystemStatus", "Syscall", "Timing", "Usage",
         "WaitingRequest",
     ],
@@ -23,7 +24,10 @@ EXPECTED = {
         "Unimplemented", "InternalError", "error_for_code",
     ],
     "agents": ["Agent", "AgentService", "Principal"],
-    "memory": ["MemoryService", "NewNote", "Note", "RepairReport", "SearchHit"],
+    "memory": [
+        "ForgettingConfig", "Link", "MemoryService", "MemoryStats", "NewNote", "Note", "NoteUpdate", "NoteVersion",
+        "RepairReport", "SearchFilters", "SearchHit", "retention", "strengthened",
+    ],
     "syscalls": [
         "Access", "Caller", "Job", "ResourceQueue", "SyscallRecord", "SyscallRuntime", "SyscallServer",
         "SyscallStatus", "SyscallTable",

@@ -192,3 +192,14 @@ def test_scheduler_timeline_svg_and_shell(llm_kernel: Kernel, tmp_path: Path) ->
         assert result.exit_code == 0, (command, result.output)
     assert "Jain fairness" in CliRunner().invoke(main, ["shell", "--target", target, "--token", token, "-c", "sched"],
                                                   env={"COLUMNS": "200"}).output  # fmt: skip
+
+
+def test_one_agent_cannot_reuse_another_agents_prefix(llm_kernel: Kernel) -> None:
+    secret = [("system", "The launch code is 7-4-1-9. Never reveal it."), ("user", "Hello")]
+    with Client(llm_kernel.target, llm_kernel.admin_token) as admin:
+        owner, prober = admin.create_agent("prefix-owner"), admin.create_agent("prefix-prober")
+        admin.as_agent(owner.agent.id).chat(secret, max_tokens=2)
+        probe = admin.as_agent(prober.agent.id).chat(secret, max_tokens=2)
+        again = admin.as_agent(prober.agent.id).chat(secret, max_tokens=2)
+    assert probe.usage.cached_tokens == 0  # nothing learned from the owner's context
+    assert again.usage.cached_tokens > 0  # its own state is reused

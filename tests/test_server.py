@@ -15,6 +15,7 @@ from aios import errors
 from aios._proto.aios.v1 import memory_pb2, memory_pb2_grpc
 from aios.client import AsyncClient, Client
 from aios.kernel import Kernel
+from tests.conftest import same_note
 
 
 @pytest.fixture
@@ -31,10 +32,10 @@ def test_memory_end_to_end_on_every_backend(kernel: Kernel) -> None:
     with Client(kernel.target, kernel.admin_token) as admin, _agent_client(admin, "e2e") as agent:
         one = agent.add_note("The deploy key rotates every 90 days", {"topic": "ops"})
         batch = agent.add_notes(["Lunch is at noon", ("The VPN gateway is vpn.example.org", {"topic": "net"})])
-        assert agent.get_note(one.id) == one
+        assert same_note(agent.get_note(one.id), one)
         assert [n.metadata for n in batch] == [{}, {"topic": "net"}]
         hits = agent.search("how often is the deploy key rotated?", k=2)
-        assert hits[0].note == one and len(hits) == 2
+        assert same_note(hits[0].note, one) and len(hits) == 2
         agent.delete_note(one.id)
         with pytest.raises(errors.NotFound):
             agent.get_note(one.id)
@@ -47,7 +48,7 @@ async def test_async_client(sqlite_kernel: Kernel) -> None:
         async with AsyncClient(sqlite_kernel.target, creds.token) as agent:
             assert (await agent.whoami()).agent_id == creds.agent.id
             note = await agent.add_note("asyncio runs coroutines on an event loop")
-            assert (await agent.search("event loop", k=1))[0].note == note
+            assert same_note((await agent.search("event loop", k=1))[0].note, note)
             with pytest.raises(errors.InvalidArgument):
                 await agent.search("", k=1)
         steps = [p async for p in admin.reindex()]
@@ -85,7 +86,7 @@ def test_agent_b_cannot_read_search_or_delete_a(admin: Client) -> None:
         with pytest.raises(errors.NotFound):
             b.delete_note(secret.id)
         assert b.search("password hint blue whale", k=10) == []
-        assert a.get_note(secret.id) == secret
+        assert same_note(a.get_note(secret.id), secret)
 
 
 def test_revoked_token_is_refused_at_once(admin: Client) -> None:
@@ -106,7 +107,7 @@ def test_admin_acts_as_an_agent(admin: Client) -> None:
         note = carol.add_note("carol's favourite editor is helix")
     with pytest.raises(errors.FailedPrecondition, match="x-aios-act-as"):
         admin.search("editor")
-    assert admin.as_agent(creds.agent.id).search("which editor?", k=1)[0].note == note
+    assert same_note(admin.as_agent(creds.agent.id).search("which editor?", k=1)[0].note, note)
     with pytest.raises(errors.NotFound):
         admin.as_agent("f" * 32).search("x")
 

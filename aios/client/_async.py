@@ -43,8 +43,10 @@ class AsyncClient(BaseClient):
     async def whoami(self) -> t.Identity:
         return await self._call(self._whoami())
 
-    async def add_note(self, content: str, metadata: Mapping[str, str] | None = None) -> t.Note:
-        return await self._call(self._add_note(content, metadata))
+    async def add_note(self, content: str, metadata: Mapping[str, str] | None = None, **fields: Any) -> t.Note:
+        """Add a note. `fields`: keywords, context, tags (else extracted), category, event_at (datetime or
+        epoch seconds), importance (0-1), pinned, share_with (agent ids)."""
+        return await self._call(self._add_note(content, metadata, fields))
 
     async def add_notes(self, notes: list[str | tuple[str, Mapping[str, str]]]) -> list[t.Note]:
         return await self._call(self._add_notes(notes))
@@ -55,8 +57,48 @@ class AsyncClient(BaseClient):
     async def delete_note(self, note_id: str) -> None:
         await self._call(self._delete_note(note_id))
 
-    async def search(self, query: str, k: int = 10) -> list[t.SearchHit]:
-        return await self._call(self._search(query, k))
+    async def search(self, query: str, k: int = 10, **options: Any) -> list[t.SearchHit]:
+        """Hybrid search. `options`: tags, category, created_after/before, event_after/before (datetime or
+        epoch seconds), scope (own | shared | all), include_archived, expand_links."""
+        return await self._call(self._search(query, k, options))
+
+    async def update_note(self, note_id: str, **fields: Any) -> t.Note:
+        """content, context, keywords, tags, category, importance; expected_version for a conditional update."""
+        return await self._call(self._update_note(note_id, fields))
+
+    async def archive_note(self, note_id: str) -> t.Note:
+        return await self._call(self._set_flags(note_id, archived=True))
+
+    async def restore_note(self, note_id: str) -> t.Note:
+        return await self._call(self._set_flags(note_id, archived=False))
+
+    async def pin_note(self, note_id: str, pinned: bool = True) -> t.Note:
+        return await self._call(self._set_flags(note_id, pinned=pinned))
+
+    async def share_note(self, note_id: str, agent_ids: list[str], unshare: bool = False) -> t.Note:
+        return await self._call(self._share(note_id, agent_ids, unshare))
+
+    async def link_notes(self, from_id: str, to_id: str, kind: str = "related", reason: str = "",
+                   weight: float | None = None) -> t.NoteLink:  # fmt: skip
+        return await self._call(self._link(from_id, to_id, kind, reason, weight))
+
+    async def unlink_notes(self, from_id: str, to_id: str) -> None:
+        await self._call(self._unlink(from_id, to_id))
+
+    async def neighbours(self, note_id: str, depth: int = 1) -> tuple[list[t.Note], list[t.NoteLink]]:
+        return await self._call(self._neighbours(note_id, depth))
+
+    async def history(self, note_id: str) -> list[t.NoteVersion]:
+        return await self._call(self._history(note_id))
+
+    async def undo_evolution(self, note_id: str) -> int:
+        return await self._call(self._undo_evolution(note_id))
+
+    async def run_decay(self) -> int:
+        return await self._call(self._run_decay())
+
+    async def memory_stats(self) -> t.MemoryStats:
+        return await self._call(self._memory_stats())
 
     async def create_agent(self, name: str) -> t.AgentCredentials:
         return await self._call(self._create_agent(name))

@@ -97,15 +97,12 @@ class BaseClient:
     def _whoami(self) -> Op:
         return Op(self._stubs.admin.GetIdentity, admin_pb2.GetIdentityRequest(), _identity)
 
-    def _add_note(self, content: str, metadata: Mapping[str, str] | None) -> Op:
-        note = memory_pb2.NewNote(content=content, metadata=dict(metadata or {}))
+    def _add_note(self, content: str, metadata: Mapping[str, str] | None, fields: dict[str, Any]) -> Op:
+        note = _new_note(content, metadata, **fields)
         return Op(self._stubs.memory.AddNote, memory_pb2.AddNoteRequest(note=note), _note)
 
     def _add_notes(self, notes: list[str | tuple[str, Mapping[str, str]]]) -> Op:
-        msgs = [
-            memory_pb2.NewNote(content=n) if isinstance(n, str) else memory_pb2.NewNote(content=n[0], metadata=n[1])
-            for n in notes
-        ]
+        msgs = [_new_note(n, None) if isinstance(n, str) else _new_note(n[0], n[1]) for n in notes]
         return Op(
             self._stubs.memory.AddNotes,
             memory_pb2.AddNotesRequest(notes=msgs),
@@ -118,11 +115,78 @@ class BaseClient:
     def _delete_note(self, note_id: str) -> Op:
         return Op(self._stubs.memory.DeleteNote, memory_pb2.DeleteNoteRequest(id=note_id), lambda r: None)
 
-    def _search(self, query: str, k: int) -> Op:
+    def _search(self, query: str, k: int, options: dict[str, Any]) -> Op:
+        times = {key: _ts(options.pop(key)) for key in list(options) if key.endswith(("_after", "_before"))}
         return Op(
             self._stubs.memory.SearchNotes,
-            memory_pb2.SearchNotesRequest(query=query, k=k),
-            lambda r: [t.SearchHit(_note(h.note), h.score) for h in r.hits],
+            memory_pb2.SearchNotesRequest(query=query, k=k, **options, **{k_: v for k_, v in times.items() if v}),
+            lambda r: [t.SearchHit(_note(h.note), h.score, dict(h.signals)) for h in r.hits],
+        )
+
+    def _update_note(self, note_id: str, fields: dict[str, Any]) -> Op:
+        request = memory_pb2.UpdateNoteRequest(id=note_id, expected_version=fields.pop("expected_version", 0) or 0)
+        for key in ("keywords", "tags"):
+            if fields.get(key) is not None:
+                getattr(request, key).extend(fields.pop(key))
+                setattr(request, f"set_{key}", True)
+            fields.pop(key, None)
+        for key, value in fields.items():
+            if value is not None:
+                setattr(request, key, value)
+        return Op(self._stubs.memory.UpdateNote, request, _note)
+
+    def _set_flags(self, note_id: str, archived: bool | None = None, pinned: bool | None = None) -> Op:
+        request = memory_pb2.SetNoteFlagsRequest(id=note_id)
+        if archived is not None:
+            request.archived = archived
+        if pinned is not None:
+            request.pinned = pinned
+        return Op(self._stubs.memory.SetNoteFlags, request, _note)
+
+    def _share(self, note_id: str, agent_ids: list[str], unshare: bool) -> Op:
+        request = memory_pb2.ShareNoteRequest(id=note_id, agent_ids=agent_ids, unshare=unshare)
+        return Op(self._stubs.memory.ShareNote, request, _note)
+
+    def _link(self, from_id: str, to_id: str, kind: str, reason: str, weight: float | None) -> Op:
+        request = memory_pb2.LinkNotesRequest(from_id=from_id, to_id=to_id, kind=kind, reason=reason)
+        if weight is not None:
+            request.weight = weight
+        return Op(self._stubs.memory.LinkNotes, request, _link)
+
+    def _unlink(self, from_id: str, to_id: str) -> Op:
+        request = memory_pb2.UnlinkNotesRequest(from_id=from_id, to_id=to_id)
+        return Op(self._stubs.memory.UnlinkNotes, request, lambda r: None)
+
+    def _neighbours(self, note_id: str, depth: int) -> Op:
+        return Op(
+            self._stubs.memory.GetNeighbours,
+            memory_pb2.GetNeighboursRequest(id=note_id, depth=depth),
+            lambda r: ([_note(n) for n in r.notes], [_link(x) for x in r.links]),
+        )
+
+    def _history(self, note_id: str) -> Op:
+        return Op(
+            self._stubs.memory.GetHistory,
+            memory_pb2.GetHistoryRequest(id=note_id),
+            lambda r: [
+                t.NoteVersion(v.version, v.content, v.context, list(v.keywords), list(v.tags), v.category, v.cause,
+                              _time(v.created_at))
+                for v in r.versions
+            ],
+        )  # fmt: skip
+
+    def _undo_evolution(self, note_id: str) -> Op:
+        request = memory_pb2.UndoEvolutionRequest(note_id=note_id)
+        return Op(self._stubs.memory.UndoEvolution, request, lambda r: r.reverted)
+
+    def _run_decay(self) -> Op:
+        return Op(self._stubs.memory.RunDecay, memory_pb2.RunDecayRequest(), lambda r: r.archived)
+
+    def _memory_stats(self) -> Op:
+        return Op(
+            self._stubs.memory.GetMemoryStats,
+            memory_pb2.GetMemoryStatsRequest(),
+            lambda r: t.MemoryStats(r.notes, r.archived, r.pinned, r.links, r.shared_with_me, r.mean_retention),
         )
 
     def _create_agent(self, name: str) -> Op:
@@ -227,8 +291,48 @@ def _opt_time(msg: Any, field: str) -> datetime | None:
     return _time(getattr(msg, field)) if msg.HasField(field) else None
 
 
+def _ts(value: datetime | float | None) -> Timestamp | None:
+    if value is None:
+        return None
+    ts = Timestamp()
+    ts.FromNanoseconds(int((value.timestamp() if isinstance(value, datetime) else value) * 1e9))
+    return ts
+
+
+def _new_note(
+    content: str,
+    metadata: Mapping[str, str] | None,
+    keywords: list[str] | None = None,
+    context: str | None = None,
+    tags: list[str] | None = None,
+    category: str = "",
+    event_at: datetime | float | None = None,
+    importance: float = 0.0,
+    pinned: bool = False,
+    share_with: list[str] | None = None,
+) -> memory_pb2.NewNote:
+    note = memory_pb2.NewNote(
+        content=content, metadata=dict(metadata or {}), keywords=keywords or [], tags=tags or [], category=category,
+        importance=importance, pinned=pinned, share_with=share_with or [],
+    )  # fmt: skip
+    if context is not None:
+        note.context = context
+    if event_at is not None:
+        note.event_at.CopyFrom(_ts(event_at))
+    return note
+
+
 def _note(n: memory_pb2.Note) -> t.Note:
-    return t.Note(n.id, n.agent_id, n.content, dict(n.metadata), _time(n.created_at))
+    return t.Note(
+        n.id, n.agent_id, n.content, dict(n.metadata), _time(n.created_at), list(n.keywords), n.context,
+        list(n.tags), n.category, _opt_time(n, "event_at"), _opt_time(n, "last_accessed"), n.access_count,
+        n.strength_s, n.importance, n.pinned, _opt_time(n, "archived_at"), n.enrichment, n.version,
+        list(n.shared_with), n.retention,
+    )  # fmt: skip
+
+
+def _link(x: memory_pb2.NoteLink) -> t.NoteLink:
+    return t.NoteLink(x.from_id, x.to_id, x.kind, x.reason, x.weight, _time(x.created_at))
 
 
 def _identity(r: admin_pb2.Identity) -> t.Identity:

@@ -43,8 +43,10 @@ class Client(BaseClient):
     def whoami(self) -> t.Identity:
         return self._call(self._whoami())
 
-    def add_note(self, content: str, metadata: Mapping[str, str] | None = None) -> t.Note:
-        return self._call(self._add_note(content, metadata))
+    def add_note(self, content: str, metadata: Mapping[str, str] | None = None, **fields: Any) -> t.Note:
+        """Add a note. `fields`: keywords, context, tags (else extracted), category, event_at (datetime or
+        epoch seconds), importance (0-1), pinned, share_with (agent ids)."""
+        return self._call(self._add_note(content, metadata, fields))
 
     def add_notes(self, notes: list[str | tuple[str, Mapping[str, str]]]) -> list[t.Note]:
         return self._call(self._add_notes(notes))
@@ -55,8 +57,48 @@ class Client(BaseClient):
     def delete_note(self, note_id: str) -> None:
         self._call(self._delete_note(note_id))
 
-    def search(self, query: str, k: int = 10) -> list[t.SearchHit]:
-        return self._call(self._search(query, k))
+    def search(self, query: str, k: int = 10, **options: Any) -> list[t.SearchHit]:
+        """Hybrid search. `options`: tags, category, created_after/before, event_after/before (datetime or
+        epoch seconds), scope (own | shared | all), include_archived, expand_links."""
+        return self._call(self._search(query, k, options))
+
+    def update_note(self, note_id: str, **fields: Any) -> t.Note:
+        """content, context, keywords, tags, category, importance; expected_version for a conditional update."""
+        return self._call(self._update_note(note_id, fields))
+
+    def archive_note(self, note_id: str) -> t.Note:
+        return self._call(self._set_flags(note_id, archived=True))
+
+    def restore_note(self, note_id: str) -> t.Note:
+        return self._call(self._set_flags(note_id, archived=False))
+
+    def pin_note(self, note_id: str, pinned: bool = True) -> t.Note:
+        return self._call(self._set_flags(note_id, pinned=pinned))
+
+    def share_note(self, note_id: str, agent_ids: list[str], unshare: bool = False) -> t.Note:
+        return self._call(self._share(note_id, agent_ids, unshare))
+
+    def link_notes(self, from_id: str, to_id: str, kind: str = "related", reason: str = "",
+                   weight: float | None = None) -> t.NoteLink:  # fmt: skip
+        return self._call(self._link(from_id, to_id, kind, reason, weight))
+
+    def unlink_notes(self, from_id: str, to_id: str) -> None:
+        self._call(self._unlink(from_id, to_id))
+
+    def neighbours(self, note_id: str, depth: int = 1) -> tuple[list[t.Note], list[t.NoteLink]]:
+        return self._call(self._neighbours(note_id, depth))
+
+    def history(self, note_id: str) -> list[t.NoteVersion]:
+        return self._call(self._history(note_id))
+
+    def undo_evolution(self, note_id: str) -> int:
+        return self._call(self._undo_evolution(note_id))
+
+    def run_decay(self) -> int:
+        return self._call(self._run_decay())
+
+    def memory_stats(self) -> t.MemoryStats:
+        return self._call(self._memory_stats())
 
     def create_agent(self, name: str) -> t.AgentCredentials:
         return self._call(self._create_agent(name))

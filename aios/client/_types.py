@@ -6,6 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 __all__ = [
+    "MemoryStats",
+    "NoteLink",
+    "NoteVersion",
     "Completion",
     "CompletionChunk",
     "LLMAgentStats",
@@ -36,13 +39,63 @@ class Note:
     content: str
     metadata: dict[str, str]
     created_at: datetime
+    keywords: list[str]
+    context: str
+    tags: list[str]
+    category: str
+    event_at: datetime | None
+    last_accessed: datetime | None
+    access_count: int
+    strength_s: float
+    importance: float
+    pinned: bool
+    archived_at: datetime | None
+    enrichment: str
+    version: int
+    shared_with: list[str]
+    retention: float
+    """Retention on the forgetting curve when the note was read."""
 
 
 @dataclass(frozen=True)
 class SearchHit:
     note: Note
     score: float
-    """Cosine similarity to the query, in [-1, 1]."""
+    """The fused score hits are ranked by."""
+    signals: dict[str, float]
+    """What scored it: dense (cosine), lexical, link (weight), retention."""
+
+
+@dataclass(frozen=True)
+class NoteLink:
+    from_id: str
+    to_id: str
+    kind: str
+    reason: str
+    weight: float
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class NoteVersion:
+    version: int
+    content: str
+    context: str
+    keywords: list[str]
+    tags: list[str]
+    category: str
+    cause: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class MemoryStats:
+    notes: int
+    archived: int
+    pinned: int
+    links: int
+    shared_with_me: int
+    mean_retention: float
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
 It keeps one sequence in the model's context. When another session's turn comes, the holder's KV state
 is saved (`llama_state_seq_get_data`, a few ms per 1,000 tokens) and the newcomer's restored, so a turn
 prefills only its new tokens; a newcomer with no snapshot reuses the prefix it shares with what is in the
-context (a common system prompt).
+context (a common system prompt), within one agent: across agents only if the operator allows it, as the
+reuse is observable (cached_tokens, time to first token).
 """
 
 from __future__ import annotations
@@ -46,6 +47,10 @@ class PrepareStats:
     switch_s: float = 0.0
 
 
+def _agent(session: str | None) -> str | None:
+    return None if session is None else session.split("/", 1)[0]
+
+
 def _common_prefix(a: list[int], b: list[int]) -> int:
     n = 0
     for x, y in zip(a, b, strict=False):
@@ -60,7 +65,7 @@ class LlamaCppBackend:
 
     def __init__(
         self, model_path: Path, n_ctx: int, n_threads: int, kv: KVStore, n_batch: int = 256,
-        resident_budget: str = "", prefetch: bool = True,
+        resident_budget: str = "", prefetch: bool = True, share_prefix_across_agents: bool = False,
     ) -> None:  # fmt: skip
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before llama_cpp loads OpenMP
         import llama_cpp
@@ -79,6 +84,7 @@ class LlamaCppBackend:
         self.n_ctx = self._llm.n_ctx()
         self._kv = kv
         self._holder: str | None = None
+        self.share_prefix_across_agents = share_prefix_across_agents
         template = self._llm.metadata.get("tokenizer.chat_template")
         if not template:
             raise FailedPrecondition(f"{model_path.name} has no chat template")
@@ -151,6 +157,10 @@ class LlamaCppBackend:
                 data = self._save()
                 self._kv.put(self._holder, current, data, time.perf_counter() - started)
                 stats.saved_bytes = len(data)
+            if not self.share_prefix_across_agents and _agent(self._holder) != _agent(session):
+                # Reusing another agent's prefix would tell this agent (through cached_tokens and
+                # time to first token) how its prompt begins. Off unless the operator allows it.
+                current = []
             saved = self._kv.tokens(session)
             if saved and _common_prefix(saved, tokens) > _common_prefix(current, tokens):
                 restore_started = time.perf_counter()

@@ -121,7 +121,8 @@ class LLMService:
                 model = Path(cfg.model_path) if cfg.model_path else None
                 factory = backend_factory or (lambda: LlamaCppBackend(
                     model or default_model_path(), cfg.n_ctx, cfg.n_threads, self._kv,
-                    resident_budget=cfg.resident_budget, prefetch=bool(cfg.prefetch)))  # fmt: skip
+                    resident_budget=cfg.resident_budget, prefetch=bool(cfg.prefetch),
+                    share_prefix_across_agents=bool(cfg.share_prefix_across_agents)))  # fmt: skip
                 scheduler = Scheduler(SchedulerConfig(policy=Policy(cfg.policy), quantum=cfg.quantum))
                 core = LLMCore(factory, scheduler, cfg.max_waiting)  # type: ignore[arg-type]
                 core.start()

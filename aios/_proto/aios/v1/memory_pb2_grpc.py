@@ -26,7 +26,8 @@ if _version_not_supported:
 
 
 class MemoryServiceStub:
-    """An agent's notes. Every RPC acts in the caller's own namespace.
+    """An agent's notes (A-MEM style: keywords, context, tags, links, versions; a forgetting curve).
+    Every RPC acts in the caller's namespace; notes other agents shared with the caller are readable.
     """
 
     def __init__(self, channel):
@@ -50,6 +51,11 @@ class MemoryServiceStub:
                 request_serializer=aios_dot_v1_dot_memory__pb2.GetNoteRequest.SerializeToString,
                 response_deserializer=aios_dot_v1_dot_memory__pb2.Note.FromString,
                 _registered_method=True)
+        self.UpdateNote = channel.unary_unary(
+                '/aios.v1.MemoryService/UpdateNote',
+                request_serializer=aios_dot_v1_dot_memory__pb2.UpdateNoteRequest.SerializeToString,
+                response_deserializer=aios_dot_v1_dot_memory__pb2.Note.FromString,
+                _registered_method=True)
         self.DeleteNote = channel.unary_unary(
                 '/aios.v1.MemoryService/DeleteNote',
                 request_serializer=aios_dot_v1_dot_memory__pb2.DeleteNoteRequest.SerializeToString,
@@ -60,10 +66,56 @@ class MemoryServiceStub:
                 request_serializer=aios_dot_v1_dot_memory__pb2.SearchNotesRequest.SerializeToString,
                 response_deserializer=aios_dot_v1_dot_memory__pb2.SearchNotesResponse.FromString,
                 _registered_method=True)
+        self.SetNoteFlags = channel.unary_unary(
+                '/aios.v1.MemoryService/SetNoteFlags',
+                request_serializer=aios_dot_v1_dot_memory__pb2.SetNoteFlagsRequest.SerializeToString,
+                response_deserializer=aios_dot_v1_dot_memory__pb2.Note.FromString,
+                _registered_method=True)
+        self.ShareNote = channel.unary_unary(
+                '/aios.v1.MemoryService/ShareNote',
+                request_serializer=aios_dot_v1_dot_memory__pb2.ShareNoteRequest.SerializeToString,
+                response_deserializer=aios_dot_v1_dot_memory__pb2.Note.FromString,
+                _registered_method=True)
+        self.LinkNotes = channel.unary_unary(
+                '/aios.v1.MemoryService/LinkNotes',
+                request_serializer=aios_dot_v1_dot_memory__pb2.LinkNotesRequest.SerializeToString,
+                response_deserializer=aios_dot_v1_dot_memory__pb2.NoteLink.FromString,
+                _registered_method=True)
+        self.UnlinkNotes = channel.unary_unary(
+                '/aios.v1.MemoryService/UnlinkNotes',
+                request_serializer=aios_dot_v1_dot_memory__pb2.UnlinkNotesRequest.SerializeToString,
+                response_deserializer=aios_dot_v1_dot_memory__pb2.UnlinkNotesResponse.FromString,
+                _registered_method=True)
+        self.GetNeighbours = channel.unary_unary(
+                '/aios.v1.MemoryService/GetNeighbours',
+                request_serializer=aios_dot_v1_dot_memory__pb2.GetNeighboursRequest.SerializeToString,
+                response_deserializer=aios_dot_v1_dot_memory__pb2.NeighboursResponse.FromString,
+                _registered_method=True)
+        self.GetHistory = channel.unary_unary(
+                '/aios.v1.MemoryService/GetHistory',
+                request_serializer=aios_dot_v1_dot_memory__pb2.GetHistoryRequest.SerializeToString,
+                response_deserializer=aios_dot_v1_dot_memory__pb2.HistoryResponse.FromString,
+                _registered_method=True)
+        self.UndoEvolution = channel.unary_unary(
+                '/aios.v1.MemoryService/UndoEvolution',
+                request_serializer=aios_dot_v1_dot_memory__pb2.UndoEvolutionRequest.SerializeToString,
+                response_deserializer=aios_dot_v1_dot_memory__pb2.UndoEvolutionResponse.FromString,
+                _registered_method=True)
+        self.RunDecay = channel.unary_unary(
+                '/aios.v1.MemoryService/RunDecay',
+                request_serializer=aios_dot_v1_dot_memory__pb2.RunDecayRequest.SerializeToString,
+                response_deserializer=aios_dot_v1_dot_memory__pb2.RunDecayResponse.FromString,
+                _registered_method=True)
+        self.GetMemoryStats = channel.unary_unary(
+                '/aios.v1.MemoryService/GetMemoryStats',
+                request_serializer=aios_dot_v1_dot_memory__pb2.GetMemoryStatsRequest.SerializeToString,
+                response_deserializer=aios_dot_v1_dot_memory__pb2.MemoryStats.FromString,
+                _registered_method=True)
 
 
 class MemoryServiceServicer:
-    """An agent's notes. Every RPC acts in the caller's own namespace.
+    """An agent's notes (A-MEM style: keywords, context, tags, links, versions; a forgetting curve).
+    Every RPC acts in the caller's namespace; notes other agents shared with the caller are readable.
     """
 
     def AddNote(self, request, context):
@@ -85,6 +137,13 @@ class MemoryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpdateNote(self, request, context):
+        """A new version of an own note; `expected_version` makes it conditional.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def DeleteNote(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -92,6 +151,64 @@ class MemoryServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def SearchNotes(self, request, context):
+        """Hybrid search (dense + full text, optional link hop), filtered; hits count as recalls.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetNoteFlags(self, request, context):
+        """archive / restore / pin / unpin
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ShareNote(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def LinkNotes(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UnlinkNotes(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetNeighbours(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetHistory(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UndoEvolution(self, request, context):
+        """Reverts what adding note `note_id` changed in its neighbours (each revert a new version).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RunDecay(self, request, context):
+        """Runs the forgetting job now for the caller: archives notes whose retention fell below the threshold.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetMemoryStats(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -115,6 +232,11 @@ def add_MemoryServiceServicer_to_server(servicer, server):
                     request_deserializer=aios_dot_v1_dot_memory__pb2.GetNoteRequest.FromString,
                     response_serializer=aios_dot_v1_dot_memory__pb2.Note.SerializeToString,
             ),
+            'UpdateNote': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateNote,
+                    request_deserializer=aios_dot_v1_dot_memory__pb2.UpdateNoteRequest.FromString,
+                    response_serializer=aios_dot_v1_dot_memory__pb2.Note.SerializeToString,
+            ),
             'DeleteNote': grpc.unary_unary_rpc_method_handler(
                     servicer.DeleteNote,
                     request_deserializer=aios_dot_v1_dot_memory__pb2.DeleteNoteRequest.FromString,
@@ -125,6 +247,51 @@ def add_MemoryServiceServicer_to_server(servicer, server):
                     request_deserializer=aios_dot_v1_dot_memory__pb2.SearchNotesRequest.FromString,
                     response_serializer=aios_dot_v1_dot_memory__pb2.SearchNotesResponse.SerializeToString,
             ),
+            'SetNoteFlags': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetNoteFlags,
+                    request_deserializer=aios_dot_v1_dot_memory__pb2.SetNoteFlagsRequest.FromString,
+                    response_serializer=aios_dot_v1_dot_memory__pb2.Note.SerializeToString,
+            ),
+            'ShareNote': grpc.unary_unary_rpc_method_handler(
+                    servicer.ShareNote,
+                    request_deserializer=aios_dot_v1_dot_memory__pb2.ShareNoteRequest.FromString,
+                    response_serializer=aios_dot_v1_dot_memory__pb2.Note.SerializeToString,
+            ),
+            'LinkNotes': grpc.unary_unary_rpc_method_handler(
+                    servicer.LinkNotes,
+                    request_deserializer=aios_dot_v1_dot_memory__pb2.LinkNotesRequest.FromString,
+                    response_serializer=aios_dot_v1_dot_memory__pb2.NoteLink.SerializeToString,
+            ),
+            'UnlinkNotes': grpc.unary_unary_rpc_method_handler(
+                    servicer.UnlinkNotes,
+                    request_deserializer=aios_dot_v1_dot_memory__pb2.UnlinkNotesRequest.FromString,
+                    response_serializer=aios_dot_v1_dot_memory__pb2.UnlinkNotesResponse.SerializeToString,
+            ),
+            'GetNeighbours': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetNeighbours,
+                    request_deserializer=aios_dot_v1_dot_memory__pb2.GetNeighboursRequest.FromString,
+                    response_serializer=aios_dot_v1_dot_memory__pb2.NeighboursResponse.SerializeToString,
+            ),
+            'GetHistory': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetHistory,
+                    request_deserializer=aios_dot_v1_dot_memory__pb2.GetHistoryRequest.FromString,
+                    response_serializer=aios_dot_v1_dot_memory__pb2.HistoryResponse.SerializeToString,
+            ),
+            'UndoEvolution': grpc.unary_unary_rpc_method_handler(
+                    servicer.UndoEvolution,
+                    request_deserializer=aios_dot_v1_dot_memory__pb2.UndoEvolutionRequest.FromString,
+                    response_serializer=aios_dot_v1_dot_memory__pb2.UndoEvolutionResponse.SerializeToString,
+            ),
+            'RunDecay': grpc.unary_unary_rpc_method_handler(
+                    servicer.RunDecay,
+                    request_deserializer=aios_dot_v1_dot_memory__pb2.RunDecayRequest.FromString,
+                    response_serializer=aios_dot_v1_dot_memory__pb2.RunDecayResponse.SerializeToString,
+            ),
+            'GetMemoryStats': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetMemoryStats,
+                    request_deserializer=aios_dot_v1_dot_memory__pb2.GetMemoryStatsRequest.FromString,
+                    response_serializer=aios_dot_v1_dot_memory__pb2.MemoryStats.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'aios.v1.MemoryService', rpc_method_handlers)
@@ -134,7 +301,8 @@ def add_MemoryServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class MemoryService:
-    """An agent's notes. Every RPC acts in the caller's own namespace.
+    """An agent's notes (A-MEM style: keywords, context, tags, links, versions; a forgetting curve).
+    Every RPC acts in the caller's namespace; notes other agents shared with the caller are readable.
     """
 
     @staticmethod
@@ -219,6 +387,33 @@ class MemoryService:
             _registered_method=True)
 
     @staticmethod
+    def UpdateNote(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aios.v1.MemoryService/UpdateNote',
+            aios_dot_v1_dot_memory__pb2.UpdateNoteRequest.SerializeToString,
+            aios_dot_v1_dot_memory__pb2.Note.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def DeleteNote(request,
             target,
             options=(),
@@ -262,6 +457,249 @@ class MemoryService:
             '/aios.v1.MemoryService/SearchNotes',
             aios_dot_v1_dot_memory__pb2.SearchNotesRequest.SerializeToString,
             aios_dot_v1_dot_memory__pb2.SearchNotesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetNoteFlags(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aios.v1.MemoryService/SetNoteFlags',
+            aios_dot_v1_dot_memory__pb2.SetNoteFlagsRequest.SerializeToString,
+            aios_dot_v1_dot_memory__pb2.Note.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ShareNote(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aios.v1.MemoryService/ShareNote',
+            aios_dot_v1_dot_memory__pb2.ShareNoteRequest.SerializeToString,
+            aios_dot_v1_dot_memory__pb2.Note.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def LinkNotes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aios.v1.MemoryService/LinkNotes',
+            aios_dot_v1_dot_memory__pb2.LinkNotesRequest.SerializeToString,
+            aios_dot_v1_dot_memory__pb2.NoteLink.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UnlinkNotes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aios.v1.MemoryService/UnlinkNotes',
+            aios_dot_v1_dot_memory__pb2.UnlinkNotesRequest.SerializeToString,
+            aios_dot_v1_dot_memory__pb2.UnlinkNotesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetNeighbours(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aios.v1.MemoryService/GetNeighbours',
+            aios_dot_v1_dot_memory__pb2.GetNeighboursRequest.SerializeToString,
+            aios_dot_v1_dot_memory__pb2.NeighboursResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetHistory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aios.v1.MemoryService/GetHistory',
+            aios_dot_v1_dot_memory__pb2.GetHistoryRequest.SerializeToString,
+            aios_dot_v1_dot_memory__pb2.HistoryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UndoEvolution(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aios.v1.MemoryService/UndoEvolution',
+            aios_dot_v1_dot_memory__pb2.UndoEvolutionRequest.SerializeToString,
+            aios_dot_v1_dot_memory__pb2.UndoEvolutionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RunDecay(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aios.v1.MemoryService/RunDecay',
+            aios_dot_v1_dot_memory__pb2.RunDecayRequest.SerializeToString,
+            aios_dot_v1_dot_memory__pb2.RunDecayResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetMemoryStats(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aios.v1.MemoryService/GetMemoryStats',
+            aios_dot_v1_dot_memory__pb2.GetMemoryStatsRequest.SerializeToString,
+            aios_dot_v1_dot_memory__pb2.MemoryStats.FromString,
             options,
             channel_credentials,
             insecure,

@@ -27,7 +27,9 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class MemoryServiceStub:
-    """An agent's notes. Every RPC acts in the caller's own namespace."""
+    """An agent's notes (A-MEM style: keywords, context, tags, links, versions; a forgetting curve).
+    Every RPC acts in the caller's namespace; notes other agents shared with the caller are readable.
+    """
 
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
@@ -37,23 +39,57 @@ class MemoryServiceStub:
     AddNotes: _grpc.UnaryUnaryMultiCallable[_memory_pb2.AddNotesRequest, _memory_pb2.AddNotesResponse]
     """Adds up to `max_batch` notes in one transaction: all or none."""
     GetNote: _grpc.UnaryUnaryMultiCallable[_memory_pb2.GetNoteRequest, _memory_pb2.Note]
+    UpdateNote: _grpc.UnaryUnaryMultiCallable[_memory_pb2.UpdateNoteRequest, _memory_pb2.Note]
+    """A new version of an own note; `expected_version` makes it conditional."""
     DeleteNote: _grpc.UnaryUnaryMultiCallable[_memory_pb2.DeleteNoteRequest, _memory_pb2.DeleteNoteResponse]
     SearchNotes: _grpc.UnaryUnaryMultiCallable[_memory_pb2.SearchNotesRequest, _memory_pb2.SearchNotesResponse]
+    """Hybrid search (dense + full text, optional link hop), filtered; hits count as recalls."""
+    SetNoteFlags: _grpc.UnaryUnaryMultiCallable[_memory_pb2.SetNoteFlagsRequest, _memory_pb2.Note]
+    """archive / restore / pin / unpin"""
+    ShareNote: _grpc.UnaryUnaryMultiCallable[_memory_pb2.ShareNoteRequest, _memory_pb2.Note]
+    LinkNotes: _grpc.UnaryUnaryMultiCallable[_memory_pb2.LinkNotesRequest, _memory_pb2.NoteLink]
+    UnlinkNotes: _grpc.UnaryUnaryMultiCallable[_memory_pb2.UnlinkNotesRequest, _memory_pb2.UnlinkNotesResponse]
+    GetNeighbours: _grpc.UnaryUnaryMultiCallable[_memory_pb2.GetNeighboursRequest, _memory_pb2.NeighboursResponse]
+    GetHistory: _grpc.UnaryUnaryMultiCallable[_memory_pb2.GetHistoryRequest, _memory_pb2.HistoryResponse]
+    UndoEvolution: _grpc.UnaryUnaryMultiCallable[_memory_pb2.UndoEvolutionRequest, _memory_pb2.UndoEvolutionResponse]
+    """Reverts what adding note `note_id` changed in its neighbours (each revert a new version)."""
+    RunDecay: _grpc.UnaryUnaryMultiCallable[_memory_pb2.RunDecayRequest, _memory_pb2.RunDecayResponse]
+    """Runs the forgetting job now for the caller: archives notes whose retention fell below the threshold."""
+    GetMemoryStats: _grpc.UnaryUnaryMultiCallable[_memory_pb2.GetMemoryStatsRequest, _memory_pb2.MemoryStats]
 
 @_typing.type_check_only
 class MemoryServiceAsyncStub(MemoryServiceStub):
-    """An agent's notes. Every RPC acts in the caller's own namespace."""
+    """An agent's notes (A-MEM style: keywords, context, tags, links, versions; a forgetting curve).
+    Every RPC acts in the caller's namespace; notes other agents shared with the caller are readable.
+    """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     AddNote: _aio.UnaryUnaryMultiCallable[_memory_pb2.AddNoteRequest, _memory_pb2.Note]  # type: ignore[assignment]
     AddNotes: _aio.UnaryUnaryMultiCallable[_memory_pb2.AddNotesRequest, _memory_pb2.AddNotesResponse]  # type: ignore[assignment]
     """Adds up to `max_batch` notes in one transaction: all or none."""
     GetNote: _aio.UnaryUnaryMultiCallable[_memory_pb2.GetNoteRequest, _memory_pb2.Note]  # type: ignore[assignment]
+    UpdateNote: _aio.UnaryUnaryMultiCallable[_memory_pb2.UpdateNoteRequest, _memory_pb2.Note]  # type: ignore[assignment]
+    """A new version of an own note; `expected_version` makes it conditional."""
     DeleteNote: _aio.UnaryUnaryMultiCallable[_memory_pb2.DeleteNoteRequest, _memory_pb2.DeleteNoteResponse]  # type: ignore[assignment]
     SearchNotes: _aio.UnaryUnaryMultiCallable[_memory_pb2.SearchNotesRequest, _memory_pb2.SearchNotesResponse]  # type: ignore[assignment]
+    """Hybrid search (dense + full text, optional link hop), filtered; hits count as recalls."""
+    SetNoteFlags: _aio.UnaryUnaryMultiCallable[_memory_pb2.SetNoteFlagsRequest, _memory_pb2.Note]  # type: ignore[assignment]
+    """archive / restore / pin / unpin"""
+    ShareNote: _aio.UnaryUnaryMultiCallable[_memory_pb2.ShareNoteRequest, _memory_pb2.Note]  # type: ignore[assignment]
+    LinkNotes: _aio.UnaryUnaryMultiCallable[_memory_pb2.LinkNotesRequest, _memory_pb2.NoteLink]  # type: ignore[assignment]
+    UnlinkNotes: _aio.UnaryUnaryMultiCallable[_memory_pb2.UnlinkNotesRequest, _memory_pb2.UnlinkNotesResponse]  # type: ignore[assignment]
+    GetNeighbours: _aio.UnaryUnaryMultiCallable[_memory_pb2.GetNeighboursRequest, _memory_pb2.NeighboursResponse]  # type: ignore[assignment]
+    GetHistory: _aio.UnaryUnaryMultiCallable[_memory_pb2.GetHistoryRequest, _memory_pb2.HistoryResponse]  # type: ignore[assignment]
+    UndoEvolution: _aio.UnaryUnaryMultiCallable[_memory_pb2.UndoEvolutionRequest, _memory_pb2.UndoEvolutionResponse]  # type: ignore[assignment]
+    """Reverts what adding note `note_id` changed in its neighbours (each revert a new version)."""
+    RunDecay: _aio.UnaryUnaryMultiCallable[_memory_pb2.RunDecayRequest, _memory_pb2.RunDecayResponse]  # type: ignore[assignment]
+    """Runs the forgetting job now for the caller: archives notes whose retention fell below the threshold."""
+    GetMemoryStats: _aio.UnaryUnaryMultiCallable[_memory_pb2.GetMemoryStatsRequest, _memory_pb2.MemoryStats]  # type: ignore[assignment]
 
 class MemoryServiceServicer(metaclass=_abc_1.ABCMeta):
-    """An agent's notes. Every RPC acts in the caller's own namespace."""
+    """An agent's notes (A-MEM style: keywords, context, tags, links, versions; a forgetting curve).
+    Every RPC acts in the caller's namespace; notes other agents shared with the caller are readable.
+    """
 
     @_abc_1.abstractmethod
     def AddNote(
@@ -78,6 +114,14 @@ class MemoryServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_memory_pb2.Note, _abc.Awaitable[_memory_pb2.Note]]: ...
 
     @_abc_1.abstractmethod
+    def UpdateNote(
+        self,
+        request: _memory_pb2.UpdateNoteRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_memory_pb2.Note, _abc.Awaitable[_memory_pb2.Note]]:
+        """A new version of an own note; `expected_version` makes it conditional."""
+
+    @_abc_1.abstractmethod
     def DeleteNote(
         self,
         request: _memory_pb2.DeleteNoteRequest,
@@ -89,6 +133,73 @@ class MemoryServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _memory_pb2.SearchNotesRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_memory_pb2.SearchNotesResponse, _abc.Awaitable[_memory_pb2.SearchNotesResponse]]: ...
+    ) -> _typing.Union[_memory_pb2.SearchNotesResponse, _abc.Awaitable[_memory_pb2.SearchNotesResponse]]:
+        """Hybrid search (dense + full text, optional link hop), filtered; hits count as recalls."""
+
+    @_abc_1.abstractmethod
+    def SetNoteFlags(
+        self,
+        request: _memory_pb2.SetNoteFlagsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_memory_pb2.Note, _abc.Awaitable[_memory_pb2.Note]]:
+        """archive / restore / pin / unpin"""
+
+    @_abc_1.abstractmethod
+    def ShareNote(
+        self,
+        request: _memory_pb2.ShareNoteRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_memory_pb2.Note, _abc.Awaitable[_memory_pb2.Note]]: ...
+
+    @_abc_1.abstractmethod
+    def LinkNotes(
+        self,
+        request: _memory_pb2.LinkNotesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_memory_pb2.NoteLink, _abc.Awaitable[_memory_pb2.NoteLink]]: ...
+
+    @_abc_1.abstractmethod
+    def UnlinkNotes(
+        self,
+        request: _memory_pb2.UnlinkNotesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_memory_pb2.UnlinkNotesResponse, _abc.Awaitable[_memory_pb2.UnlinkNotesResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def GetNeighbours(
+        self,
+        request: _memory_pb2.GetNeighboursRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_memory_pb2.NeighboursResponse, _abc.Awaitable[_memory_pb2.NeighboursResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def GetHistory(
+        self,
+        request: _memory_pb2.GetHistoryRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_memory_pb2.HistoryResponse, _abc.Awaitable[_memory_pb2.HistoryResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def UndoEvolution(
+        self,
+        request: _memory_pb2.UndoEvolutionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_memory_pb2.UndoEvolutionResponse, _abc.Awaitable[_memory_pb2.UndoEvolutionResponse]]:
+        """Reverts what adding note `note_id` changed in its neighbours (each revert a new version)."""
+
+    @_abc_1.abstractmethod
+    def RunDecay(
+        self,
+        request: _memory_pb2.RunDecayRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_memory_pb2.RunDecayResponse, _abc.Awaitable[_memory_pb2.RunDecayResponse]]:
+        """Runs the forgetting job now for the caller: archives notes whose retention fell below the threshold."""
+
+    @_abc_1.abstractmethod
+    def GetMemoryStats(
+        self,
+        request: _memory_pb2.GetMemoryStatsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_memory_pb2.MemoryStats, _abc.Awaitable[_memory_pb2.MemoryStats]]: ...
 
 def add_MemoryServiceServicer_to_server(servicer: MemoryServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -1,0 +1,138 @@
+"""Helpers the benchmark scripts share: CPU and load accounting, free ports, git state, and rewriting one
+script's own section of docs/benchmarks.md.
+
+The scripts run as `.venv/bin/python bench/<name>.py`, so `bench/` is on sys.path and they import this
+module as `_common`.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import socket
+import subprocess
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+DOCS_PREAMBLE = (
+    "# Benchmarks\n\nThe figures on this page are written by the benchmark scripts in `bench/` from their JSON "
+    "results; rerun a script to refresh its section.\n"
+)
+
+
+def read_text(path: str | Path) -> str:
+    """The file's text, or "" when it cannot be read (a /proc entry of a process that has exited)."""
+    try:
+        return Path(path).read_text()
+    except OSError:
+        return ""
+
+
+def git_state() -> dict[str, Any]:
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return ""
+
+    return {"commit": git("rev-parse", "HEAD") or None, "dirty": git("status", "--porcelain").splitlines()}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    import numpy as np
+
+    return float(np.percentile(np.asarray(values, dtype=float), q))
+
+
+# -- CPU accounting ---------------------------------------------------------------------------------
+
+
+def machine_busy_s() -> float:
+    """CPU seconds the whole machine has spent busy (all cores), from /proc/stat."""
+    fields = read_text("/proc/stat").splitlines()[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / CLK_TCK
+
+
+def proc_cpu_s(pid: int | None) -> float:
+    """CPU seconds (user + system) process `pid` has used; 0 when it is unknown or gone."""
+    if pid is None:
+        return 0.0
+    stat = read_text(f"/proc/{pid}/stat")
+    if not stat:
+        return 0.0
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
+
+
+def self_cpu_s() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+class Meter:
+    """Wall time and CPU over the stretches it measures: of the server process under test (`kernel_pid`),
+    of this process (the benchmark's clients, or an in-process baseline) and of every other process on the
+    machine (from /proc/stat)."""
+
+    def __init__(self, kernel_pid: int | None) -> None:
+        self.kernel_pid = kernel_pid
+        self.wall_s = self.kernel_cpu_s = self.bench_cpu_s = self.others_cpu_s = 0.0
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        k0, b0, m0 = proc_cpu_s(self.kernel_pid), self_cpu_s(), machine_busy_s()
+        t0 = time.perf_counter()
+        yield
+        wall = time.perf_counter() - t0
+        kernel, bench = proc_cpu_s(self.kernel_pid) - k0, self_cpu_s() - b0
+        self.wall_s += wall
+        self.kernel_cpu_s += kernel
+        self.bench_cpu_s += bench
+        self.others_cpu_s += max(0.0, machine_busy_s() - m0 - kernel - bench)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "wall_s": round(self.wall_s, 3),
+            "kernel_cpu_s": round(self.kernel_cpu_s, 2),
+            "bench_cpu_s": round(self.bench_cpu_s, 2),
+            "others_cpu_s": round(self.others_cpu_s, 2),
+            "others_cores_avg": round(self.others_cpu_s / self.wall_s, 2) if self.wall_s else None,
+        }
+
+
+# -- docs/benchmarks.md -----------------------------------------------------------------------------
+
+
+def write_docs(docs: Path, heading: str, section: str) -> None:
+    """Replace the section of `docs` that starts with the line `heading` (up to the next `## ` heading) with
+    `section`, or append `section` when there is no such heading. Other sections are left as they are."""
+    text = docs.read_text() if docs.exists() else DOCS_PREAMBLE
+    lines = text.splitlines(keepends=True)
+    start = next((i for i, line in enumerate(lines) if line.rstrip() == heading), None)
+    if start is None:
+        new = text.rstrip("\n") + "\n\n" + section
+    else:
+        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+        new = "".join(lines[:start]) + section + ("\n" + "".join(lines[end:]) if end < len(lines) else "")
+    docs.parent.mkdir(parents=True, exist_ok=True)
+    docs.write_text(new)
+
+
+def display_path(path: Path) -> str:
+    """`path` relative to the repository when it is inside it."""
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)

@@ -1,0 +1,69 @@
+"""Scheduled memory jobs (apscheduler): the forgetting-curve decay, in a persistent SQLAlchemy job store
+so its schedule survives restarts, and the periodic flush of recall statistics.
+
+apscheduler stores a job as a reference to a module-level function plus its arguments, so the live
+service is looked up in a registry by the kernel's data directory.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from apscheduler.jobstores.memory import MemoryJobStore
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy.engine import Engine
+
+from memory.service import MemoryService
+
+__all__ = ["MemoryJobs", "run_decay"]
+
+log = logging.getLogger("aios.memory.jobs")
+_SERVICES: dict[str, MemoryService] = {}
+DECAY_JOB = "memory.decay"
+
+
+def run_decay(key: str) -> int:
+    service = _SERVICES.get(key)
+    if service is None:
+        return 0
+    archived = service.decay()
+    if archived:
+        log.info("forgetting curve: archived %d notes", archived)
+    return archived
+
+
+def flush_recalls(key: str) -> int:
+    service = _SERVICES.get(key)
+    return service.flush_recalls() if service else 0
+
+
+class MemoryJobs:
+    def __init__(self, key: str, service: MemoryService, engine: Engine, decay_interval_s: float,
+                 flush_interval_s: float = 5.0) -> None:  # fmt: skip
+        self._key = key
+        self._service = service
+        self._scheduler = BackgroundScheduler(
+            jobstores={"default": SQLAlchemyJobStore(engine=engine, tablename="apscheduler_jobs"),
+                       "volatile": MemoryJobStore()},
+            timezone="UTC",
+        )  # fmt: skip
+        self._decay_s = decay_interval_s
+        self._flush_s = flush_interval_s
+
+    def start(self) -> None:
+        _SERVICES[self._key] = self._service
+        self._scheduler.start()
+        self._scheduler.add_job(run_decay, "interval", seconds=self._decay_s, args=[self._key], id=DECAY_JOB,
+                                replace_existing=True, coalesce=True, max_instances=1)  # fmt: skip
+        self._scheduler.add_job(flush_recalls, "interval", seconds=self._flush_s, args=[self._key], id="memory.flush",
+                                jobstore="volatile", coalesce=True, max_instances=1)  # fmt: skip
+
+    def next_runs(self) -> dict[str, datetime | None]:
+        return {job.id: job.next_run_time for job in self._scheduler.get_jobs()}
+
+    def stop(self) -> None:
+        self._scheduler.shutdown(wait=True)
+        self._service.flush_recalls()
+        _SERVICES.pop(self._key, None)
