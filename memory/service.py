@@ -345,6 +345,21 @@ class MemoryService:
         by_id = {r.id: self._note(r, shared.get(r.id, []), now) for r in rows}
         return [by_id[i] for i in ids if i in by_id]
 
+    def graph(self, agent_id: str, limit: int = 200, include_archived: bool = False) -> tuple[list[Note], list[Link]]:
+        """The agent's most recent notes and the links among them."""
+        if not 1 <= limit <= 2000:
+            raise InvalidArgument("limit must be 1-2000")
+        query = sa.select(notes.c.id).where(notes.c.agent_id == agent_id)
+        if not include_archived:
+            query = query.where(notes.c.archived_at.is_(None))
+        with self._engine.connect() as conn:
+            ids = list(conn.execute(query.order_by(notes.c.created_at.desc()).limit(limit)).scalars())
+            rows = conn.execute(
+                sa.select(note_links).where(note_links.c.from_id.in_(ids), note_links.c.to_id.in_(ids))
+            ).all()
+        links = [Link(r.from_id, r.to_id, r.kind, r.reason, r.weight, r.created_at) for r in rows]
+        return self.get_many(agent_id, ids), links
+
     def history(self, agent_id: str, note_id: str) -> list[NoteVersion]:
         with self._engine.connect() as conn:
             self._visible_row(conn, agent_id, note_id)

@@ -179,6 +179,12 @@ class MemoryServicer(memory_pb2_grpc.MemoryServiceServicer):
     def RunDecay(self, request: memory_pb2.RunDecayRequest, caller: Caller) -> Any:
         return memory_pb2.RunDecayResponse(archived=self._memory.decay(caller.agent_id))
 
+    @unary("memory.graph", "memory")
+    def GetGraph(self, request: memory_pb2.GetGraphRequest, caller: Caller) -> Any:
+        notes, links = self._memory.graph(caller.agent_id, request.limit or 200, request.include_archived)
+        return memory_pb2.NeighboursResponse(notes=[convert.to_proto_note(n) for n in notes],
+                                             links=[convert.to_proto_link(link) for link in links])  # fmt: skip
+
     @unary("memory.stats", "memory")
     def GetMemoryStats(self, request: memory_pb2.GetMemoryStatsRequest, caller: Caller) -> Any:
         return convert.to_proto_memory_stats(self._memory.stats(caller.agent_id))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -98,3 +99,30 @@ def test_admin_reindex_command_shows_progress(sqlite_kernel: Kernel) -> None:
 def test_missing_token_is_explained(tmp_path: Path, args: list[str]) -> None:
     result = CliRunner().invoke(main, [*args, "--data-dir", str(tmp_path)], env={"AIOS_TOKEN": ""})
     assert result.exit_code != 0 and "no token" in result.output
+
+
+def test_memory_commands_and_graph(sqlite_kernel: Kernel, tmp_path: Path) -> None:
+    shell(sqlite_kernel, "agents create archivist")
+    with Client(sqlite_kernel.target, sqlite_kernel.admin_token) as admin:
+        agent = admin.as_agent(next(a.id for a in admin.list_agents() if a.name == "archivist"))
+        first = agent.add_note("The backup server lives in rack 12 of the Oslo datacenter.", tags=["infra"])
+        second = agent.add_note("The Oslo datacenter backup server rack 12 was moved to rack 14.")
+    for command, expected in [
+        (f"memory show archivist {first.id}", "rack 12"),
+        (f"memory history archivist {first.id}", "created"),
+        (f"memory neighbours archivist {second.id}", "cosine"),
+        (f"memory pin archivist {first.id}", "pin"),
+        (f"memory archive archivist {second.id}", "archive"),
+        (f"memory restore archivist {second.id}", "restore"),
+        ("memory stats archivist", "2 notes"),
+        ("memory decay archivist", "archived 0 notes"),
+        ("search archivist where is the backup server", "dense="),
+    ]:
+        code, out = shell(sqlite_kernel, command)
+        assert code == 0 and expected in out, (command, out)
+    out_base = tmp_path / "graph"
+    code, out = shell(sqlite_kernel, f"memory graph archivist {out_base}")
+    assert code == 0 and "2 notes, 1 links" in out
+    assert "->" in (tmp_path / "graph.dot").read_text()
+    svg = (tmp_path / "graph.svg").read_text()
+    assert svg.count('class="note"') == 2 if shutil.which("dot") is None else svg.startswith("<?xml")

@@ -94,6 +94,10 @@ class AsyncClient(BaseClient):
     async def undo_evolution(self, note_id: str) -> int:
         return await self._call(self._undo_evolution(note_id))
 
+    async def graph(self, limit: int = 200, include_archived: bool = False) -> tuple[list[t.Note], list[t.NoteLink]]:
+        """The caller's most recent notes and the links among them."""
+        return await self._call(self._graph(limit, include_archived))
+
     async def run_decay(self) -> int:
         return await self._call(self._run_decay())
 

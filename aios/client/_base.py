@@ -179,6 +179,13 @@ class BaseClient:
         request = memory_pb2.UndoEvolutionRequest(note_id=note_id)
         return Op(self._stubs.memory.UndoEvolution, request, lambda r: r.reverted)
 
+    def _graph(self, limit: int, include_archived: bool) -> Op:
+        return Op(
+            self._stubs.memory.GetGraph,
+            memory_pb2.GetGraphRequest(limit=limit, include_archived=include_archived),
+            lambda r: ([_note(n) for n in r.notes], [_link(x) for x in r.links]),
+        )
+
     def _run_decay(self) -> Op:
         return Op(self._stubs.memory.RunDecay, memory_pb2.RunDecayRequest(), lambda r: r.archived)
 

@@ -94,6 +94,10 @@ class Client(BaseClient):
     def undo_evolution(self, note_id: str) -> int:
         return self._call(self._undo_evolution(note_id))
 
+    def graph(self, limit: int = 200, include_archived: bool = False) -> tuple[list[t.Note], list[t.NoteLink]]:
+        """The caller's most recent notes and the links among them."""
+        return self._call(self._graph(limit, include_archived))
+
     def run_decay(self) -> int:
         return self._call(self._run_decay())
 

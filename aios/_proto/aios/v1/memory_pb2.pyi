@@ -334,6 +334,14 @@ class GetMemoryStatsRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
+class GetGraphRequest(_message.Message):
+    __slots__ = ("limit", "include_archived")
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_ARCHIVED_FIELD_NUMBER: _ClassVar[int]
+    limit: int
+    include_archived: bool
+    def __init__(self, limit: _Optional[int] = ..., include_archived: _Optional[bool] = ...) -> None: ...
+
 class MemoryStats(_message.Message):
     __slots__ = ("notes", "archived", "pinned", "links", "shared_with_me", "mean_retention")
     NOTES_FIELD_NUMBER: _ClassVar[int]

@@ -56,6 +56,8 @@ class MemoryServiceStub:
     RunDecay: _grpc.UnaryUnaryMultiCallable[_memory_pb2.RunDecayRequest, _memory_pb2.RunDecayResponse]
     """Runs the forgetting job now for the caller: archives notes whose retention fell below the threshold."""
     GetMemoryStats: _grpc.UnaryUnaryMultiCallable[_memory_pb2.GetMemoryStatsRequest, _memory_pb2.MemoryStats]
+    GetGraph: _grpc.UnaryUnaryMultiCallable[_memory_pb2.GetGraphRequest, _memory_pb2.NeighboursResponse]
+    """The caller's notes (most recent first, up to `limit`) and the links among them."""
 
 @_typing.type_check_only
 class MemoryServiceAsyncStub(MemoryServiceStub):
@@ -85,6 +87,8 @@ class MemoryServiceAsyncStub(MemoryServiceStub):
     RunDecay: _aio.UnaryUnaryMultiCallable[_memory_pb2.RunDecayRequest, _memory_pb2.RunDecayResponse]  # type: ignore[assignment]
     """Runs the forgetting job now for the caller: archives notes whose retention fell below the threshold."""
     GetMemoryStats: _aio.UnaryUnaryMultiCallable[_memory_pb2.GetMemoryStatsRequest, _memory_pb2.MemoryStats]  # type: ignore[assignment]
+    GetGraph: _aio.UnaryUnaryMultiCallable[_memory_pb2.GetGraphRequest, _memory_pb2.NeighboursResponse]  # type: ignore[assignment]
+    """The caller's notes (most recent first, up to `limit`) and the links among them."""
 
 class MemoryServiceServicer(metaclass=_abc_1.ABCMeta):
     """An agent's notes (A-MEM style: keywords, context, tags, links, versions; a forgetting curve).
@@ -201,5 +205,13 @@ class MemoryServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _memory_pb2.GetMemoryStatsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_memory_pb2.MemoryStats, _abc.Awaitable[_memory_pb2.MemoryStats]]: ...
+
+    @_abc_1.abstractmethod
+    def GetGraph(
+        self,
+        request: _memory_pb2.GetGraphRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_memory_pb2.NeighboursResponse, _abc.Awaitable[_memory_pb2.NeighboursResponse]]:
+        """The caller's notes (most recent first, up to `limit`) and the links among them."""
 
 def add_MemoryServiceServicer_to_server(servicer: MemoryServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
