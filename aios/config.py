@@ -106,6 +106,8 @@ class KernelConfig:
     """Port of the Prometheus endpoint (GET /metrics) on `host`; 0 picks a free one, -1 turns it off."""
     grace_period_s: float = 10.0
     """On SIGTERM, how long in-flight syscalls may run before they are cancelled."""
+    llm_enrichment: int = 1
+    """1: refine each note's keywords/context/tags with the LLM after the write, at background priority."""
     decay_interval_s: float = 3600.0
     """How often the forgetting-curve job archives faded notes."""
     syscall_history: int = 10_000
@@ -129,6 +131,7 @@ _ENV_KEYS = {
     "embedding_device": "AIOS_EMBEDDING_DEVICE",
     "grace_period_s": "AIOS_GRACE_PERIOD_S",
     "metrics_port": "AIOS_METRICS_PORT",
+    "llm_enrichment": "AIOS_LLM_ENRICHMENT",
 }
 _LLM_ENV_KEYS = {
     "backend": "AIOS_LLM_BACKEND",

@@ -76,6 +76,7 @@ class Kernel:
         self._server: SyscallServer | None = None
         self._metrics: MetricsServer | None = None
         self.memory_jobs: MemoryJobs | None = None
+        self.memory: MemoryService | None = None  # type: ignore[assignment]
         self._engine = None
         self.admin_token = ""
         self.port = 0
@@ -115,6 +116,8 @@ class Kernel:
                         report.added, report.removed)  # fmt: skip
         self.repair_report = report
         self.llm.start(self._llm_factory)
+        if self.llm.available and cfg.llm_enrichment:
+            self.memory.start_enrichment(self.llm)
         self.memory_jobs.start()
 
     def _start_server(self) -> None:
@@ -152,7 +155,9 @@ class Kernel:
         for queue in reversed(list(self._queues.values())):
             await queue.stop()
         self._queues = {}
-        await asyncio.to_thread(self.llm.stop)
+        await asyncio.to_thread(self.llm.stop)  # first: a waiting enrichment call returns at once
+        if self.memory is not None:
+            await asyncio.to_thread(self.memory.stop_enrichment)
         if self.memory_jobs is not None:
             await asyncio.to_thread(self.memory_jobs.stop)
             self.memory_jobs = None

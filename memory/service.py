@@ -27,6 +27,7 @@ from aios.vectors import VectorIndex
 from memory import enrich
 from memory._lexical import Lexical, body
 from memory._schema import note_links, note_shares, note_versions, notes
+from memory.enrichment import Enricher, EnrichmentResult
 from memory.forgetting import ForgettingConfig, retention, strengthened
 from memory.models import (
     Link,
@@ -78,6 +79,42 @@ class MemoryService:
         # Recalls strengthen notes; they are written in batches, not one fsync'd transaction per search.
         self._recalls: dict[str, tuple[int, float]] = {}
         self._recall_lock = threading.Lock()
+        self._enricher: Enricher | None = None
+
+    def start_enrichment(self, llm: Any) -> None:
+        """Refine notes with the kernel's LLM from now on (background priority), resuming pending ones."""
+        self._enricher = Enricher(llm, self._enrichment_input, self._apply_enrichment)
+        self._enricher.start()
+        with self._engine.connect() as conn:
+            pending = list(conn.execute(sa.select(notes.c.id).where(notes.c.enrichment == "llm_pending")).scalars())
+        self._enricher.submit(pending)
+
+    def stop_enrichment(self) -> None:
+        if self._enricher is not None:
+            self._enricher.stop()
+            self._enricher = None
+
+    def enrichment_backlog(self) -> int:
+        return self._enricher.pending() if self._enricher else 0
+
+    def _enrichment_input(self, note_id: str) -> tuple[str, str] | None:
+        with self._engine.connect() as conn:
+            row = conn.execute(sa.select(notes.c.agent_id, notes.c.content, notes.c.enrichment)
+                               .where(notes.c.id == note_id)).first()  # fmt: skip
+        return (row.agent_id, row.content) if row is not None and row.enrichment == "llm_pending" else None
+
+    def _apply_enrichment(self, note_id: str, result: EnrichmentResult | None) -> None:
+        now = self._clock()
+        with self._engine.begin() as conn:
+            row = conn.execute(sa.select(notes).where(notes.c.id == note_id)).first()
+            if row is None or row.enrichment != "llm_pending":
+                return
+            if result is None:
+                conn.execute(sa.update(notes).where(notes.c.id == note_id).values(enrichment="llm_failed"))
+                return
+            changes = {"keywords": result.keywords, "context": result.context, "enrichment": "llm",
+                       "tags": list(dict.fromkeys([*row.tags, *result.tags]))[:_MAX_TAGS]}  # fmt: skip
+            self._write_version(conn, row, changes, "enrichment:llm", now)
 
     # -- writes ---------------------------------------------------------------------------------------
 
@@ -101,9 +138,12 @@ class MemoryService:
             self._lexical.put(conn, [(r["id"], _search_text(r)) for r in rows])
         self._vectors.upsert(_collection(agent_id), [r["id"] for r in rows], vectors)
         self._link_new(agent_id, rows, vectors, now)
+        if self._enricher is not None:
+            self._enricher.submit([r["id"] for r in rows if r["enrichment"] == "llm_pending"])
         return self.get_many(agent_id, [r["id"] for r in rows])
 
     def _new_row(self, agent_id: str, n: NewNote, now: float) -> dict[str, Any]:
+        enrichment = "llm_pending" if self._enricher is not None and n.keywords is None else "extractive"
         keywords = n.keywords if n.keywords is not None else enrich.keywords_of(n.content)
         return {
             "id": uuid.uuid4().hex,
@@ -123,7 +163,7 @@ class MemoryService:
             "importance": n.importance,
             "pinned": n.pinned,
             "archived_at": None,
-            "enrichment": "extractive",
+            "enrichment": enrichment,
             "version": 1,
         }
 

@@ -76,7 +76,9 @@ class ResourceQueue:
             raise DeadlineExceeded(f"{record.kind} did not finish before its deadline") from None
         except asyncio.CancelledError:
             job.stop_event.set()
-            self._table.finished(record, SyscallStatus.CANCELLED, Cancelled.code)
+            # gRPC cancels the handler itself when the client's deadline passes: record which it was.
+            late = record.deadline is not None and time.time() >= record.deadline - 0.05
+            self._table.finished(record, SyscallStatus.CANCELLED, DeadlineExceeded.code if late else Cancelled.code)
             raise
 
     async def _work(self) -> None:

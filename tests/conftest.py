@@ -127,6 +127,8 @@ class ThreadedKernel:
 
 def kernel_config(data_dir: Path, **kwargs) -> KernelConfig:  # type: ignore[no-untyped-def]
     queues = kwargs.pop("queues", None)
+    # LLM enrichment rewrites notes in the background; tests that want it turn it on.
+    kwargs.setdefault("llm_enrichment", 0)
     config = load_config(env={}, data_dir=data_dir, port=0, metrics_port=0, **kwargs)
     if queues:
         config = KernelConfig(**{**config.__dict__, "queues": {**config.queues, **queues}})

@@ -238,3 +238,53 @@ def test_kernel_memory_over_the_sdk(kernel: Kernel, tmp_path: Path) -> None:
             bob.update_note(second.id, content="mine now")
         with pytest.raises(errors.NotFound):
             bob.get_note(first.id)
+
+
+def test_enrichment_parsing_is_validated() -> None:
+    from memory.enrichment import parse_enrichment
+
+    good = parse_enrichment(
+        '{"keywords": ["Tea ", "tea", "green tea"], "context": "Bob likes tea.", "tags": ["drinks"]}'
+    )
+    assert good is not None and good.keywords == ["tea", "green tea"] and good.tags == ["drinks"]
+    bad_replies = [
+        "not json",
+        "[]",
+        '{"keywords": [], "context": "x y z", "tags": ["a"]}',
+        '{"keywords": ["a"], "context": "", "tags": ["a"]}',
+        '{"keywords": ["a"], "context": "abc"}',
+    ]
+    for bad in bad_replies:
+        assert parse_enrichment(bad) is None
+
+
+def test_enrichment_state_machine_with_a_fake_llm(clocked) -> None:  # type: ignore[no-untyped-def]
+    """Only the state machine: pending -> llm (valid JSON) / llm_failed (invalid) / pending (model gone)."""
+    import time as _time
+    from types import SimpleNamespace
+
+    memory, _, kernel = clocked
+    replies = iter(['{"keywords": ["espresso"], "context": "About coffee.", "tags": ["coffee"]}', "garbage"])
+
+    class FakeLLM:
+        available = True
+
+        def chat(self, agent_id, messages, params, **kw):  # type: ignore[no-untyped-def]
+            reply = next(replies, None)
+            if reply is None:
+                raise RuntimeError("model gone")
+            return SimpleNamespace(text=reply, finish_reason="stop")
+
+    memory.start_enrichment(FakeLLM())
+    a = _agent(kernel, "enriched")
+    good, bad, later = memory.add(a, [NewNote("I drink espresso daily."), NewNote("x y z"), NewNote("later")])
+    assert good.enrichment == "llm_pending"
+    deadline = _time.time() + 20
+    while memory.enrichment_backlog() and _time.time() < deadline:
+        _time.sleep(0.05)
+    memory.stop_enrichment()
+    got = memory.get(a, good.id)
+    assert got.enrichment == "llm" and got.keywords == ["espresso"] and got.context == "About coffee."
+    assert memory.history(a, good.id)[-1].cause == "enrichment:llm"
+    assert memory.get(a, bad.id).enrichment == "llm_failed" and memory.get(a, bad.id).version == 1
+    assert memory.get(a, later.id).enrichment == "llm_pending"  # picked up again at the next start

@@ -30,7 +30,8 @@ class Daemon:
         self.proc: subprocess.Popen[str] | None = None
 
     def start(self, *, expect_ready: bool = True) -> subprocess.Popen[str]:
-        env = {**os.environ, "AIOS_DATA_DIR": str(self.data_dir), "AIOS_PORT": str(self.port)}
+        env = {**os.environ, "AIOS_DATA_DIR": str(self.data_dir), "AIOS_PORT": str(self.port),
+               "AIOS_METRICS_PORT": "0", "AIOS_LLM_ENRICHMENT": "0"}  # fmt: skip
         proc = subprocess.Popen(AIOS + ["serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         if expect_ready:
             line = proc.stdout.readline() if proc.stdout else ""

@@ -203,3 +203,22 @@ def test_one_agent_cannot_reuse_another_agents_prefix(llm_kernel: Kernel) -> Non
         again = admin.as_agent(prober.agent.id).chat(secret, max_tokens=2)
     assert probe.usage.cached_tokens == 0  # nothing learned from the owner's context
     assert again.usage.cached_tokens > 0  # its own state is reused
+
+
+def test_llm_enrichment_through_the_scheduler(tmp_path: Path, embedder: Embedder) -> None:
+    import time
+
+    with ThreadedKernel(kernel_config(tmp_path / "data", llm_enrichment=1), embedder) as kernel:
+        with Client(kernel.target, kernel.admin_token) as admin:
+            agent = admin.as_agent(admin.create_agent("enrich-me").agent.id)
+            note = agent.add_note("I adopted a grey cat named Pixel from the shelter last Saturday.")
+            assert note.enrichment == "llm_pending" and note.keywords  # extractive at once
+            deadline = time.time() + 120
+            while agent.get_note(note.id).enrichment == "llm_pending" and time.time() < deadline:
+                time.sleep(0.5)
+            done = agent.get_note(note.id)
+            assert done.enrichment in ("llm", "llm_failed")
+            if done.enrichment == "llm":
+                assert done.version == 2 and agent.history(note.id)[-1].cause == "enrichment:llm"
+            events = admin.scheduler_events()
+            assert any(e.job_class == "background" for e in events)  # it ran in the background class
