@@ -110,6 +110,8 @@ class KernelConfig:
     """1: refine each note's keywords/context/tags with the LLM after the write, at background priority."""
     decay_interval_s: float = 3600.0
     """How often the forgetting-curve job archives faded notes."""
+    consolidate_interval_s: float = 86_400.0
+    """How often related old or fading notes are consolidated into summary notes."""
     syscall_history: int = 10_000
     """Finished syscalls kept for `ps` and per-agent metrics."""
     limits: LimitsConfig = field(default_factory=LimitsConfig)

@@ -109,7 +109,9 @@ class Kernel:
         if self._embedder is None:
             self._embedder = Embedder(cfg.embedding_model, cfg.embedding_device)
         self.memory = MemoryService(self._engine, self._embedder, self.vectors, cfg.limits)
-        self.memory_jobs = MemoryJobs(str(cfg.data_dir.resolve()), self.memory, self._engine, cfg.decay_interval_s)
+        self.memory_jobs = MemoryJobs(
+            str(cfg.data_dir.resolve()), self.memory, self._engine, cfg.decay_interval_s, cfg.consolidate_interval_s
+        )
         report = self.memory.reconcile()
         if report.added or report.removed:
             log.warning("vector index repaired: %d missing vectors added, %d extra removed",

@@ -383,6 +383,17 @@ def memory_stats(state: ShellState, agent: str) -> None:
                         f"{s.shared_with_me} shared with it · mean retention {s.mean_retention:.2f}")  # fmt: skip
 
 
+@memory.command("consolidate")
+@click.argument("agent")
+@click.option("--min-age-days", type=float, default=None, help="Notes older than this are candidates (default 7).")
+@pass_state
+def memory_consolidate(state: ShellState, agent: str, min_age_days: float | None) -> None:
+    """Consolidate AGENT's old or fading related notes into summary notes now; refresh its profile."""
+    report = _as(state, agent).consolidate(None if min_age_days is None else min_age_days * 86_400)
+    state.console.print(f"{report.groups} groups → {len(report.summary_ids)} summary notes, {report.archived} "
+                        f"sources archived; profile {report.profile_id[:12]}")  # fmt: skip
+
+
 @memory.command("graph")
 @click.argument("agent")
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))

@@ -17,11 +17,12 @@ from sqlalchemy.engine import Engine
 
 from memory.service import MemoryService
 
-__all__ = ["MemoryJobs", "run_decay"]
+__all__ = ["MemoryJobs", "run_consolidation", "run_decay"]
 
 log = logging.getLogger("aios.memory.jobs")
 _SERVICES: dict[str, MemoryService] = {}
 DECAY_JOB = "memory.decay"
+CONSOLIDATE_JOB = "memory.consolidate"
 
 
 def run_decay(key: str) -> int:
@@ -34,6 +35,19 @@ def run_decay(key: str) -> int:
     return archived
 
 
+def run_consolidation(key: str) -> int:
+    """Consolidate every agent that has notes; returns summaries written."""
+    service = _SERVICES.get(key)
+    if service is None:
+        return 0
+    written = 0
+    for agent_id in service.agents_with_notes():
+        written += len(service.consolidate(agent_id).summaries)
+    if written:
+        log.info("consolidation: wrote %d summary notes", written)
+    return written
+
+
 def flush_recalls(key: str) -> int:
     service = _SERVICES.get(key)
     return service.flush_recalls() if service else 0
@@ -41,7 +55,8 @@ def flush_recalls(key: str) -> int:
 
 class MemoryJobs:
     def __init__(self, key: str, service: MemoryService, engine: Engine, decay_interval_s: float,
-                 flush_interval_s: float = 5.0) -> None:  # fmt: skip
+                 consolidate_interval_s: float = 86_400.0, flush_interval_s: float = 5.0) -> None:  # fmt: skip
+        self._consolidate_s = consolidate_interval_s
         self._key = key
         self._service = service
         self._scheduler = BackgroundScheduler(
@@ -57,6 +72,8 @@ class MemoryJobs:
         self._scheduler.start()
         self._scheduler.add_job(run_decay, "interval", seconds=self._decay_s, args=[self._key], id=DECAY_JOB,
                                 replace_existing=True, coalesce=True, max_instances=1)  # fmt: skip
+        self._scheduler.add_job(run_consolidation, "interval", seconds=self._consolidate_s, args=[self._key],
+                                id=CONSOLIDATE_JOB, replace_existing=True, coalesce=True, max_instances=1)  # fmt: skip
         self._scheduler.add_job(flush_recalls, "interval", seconds=self._flush_s, args=[self._key], id="memory.flush",
                                 jobstore="volatile", coalesce=True, max_instances=1)  # fmt: skip
 

@@ -27,6 +27,7 @@ from aios.vectors import VectorIndex
 from memory import enrich
 from memory._lexical import Lexical, body
 from memory._schema import note_links, note_shares, note_versions, notes
+from memory.consolidation import PROFILE, SUMMARY, ConsolidationReport, extractive_summary, group_related, profile_text
 from memory.enrichment import Enricher, EnrichmentResult
 from memory.forgetting import ForgettingConfig, retention, strengthened
 from memory.models import (
@@ -80,9 +81,12 @@ class MemoryService:
         self._recalls: dict[str, tuple[int, float]] = {}
         self._recall_lock = threading.Lock()
         self._enricher: Enricher | None = None
+        self._llm: Any = None
 
     def start_enrichment(self, llm: Any) -> None:
-        """Refine notes with the kernel's LLM from now on (background priority), resuming pending ones."""
+        """Refine notes with the kernel's LLM from now on (background priority), resuming pending ones;
+        consolidation summaries use it too."""
+        self._llm = llm
         self._enricher = Enricher(llm, self._enrichment_input, self._apply_enrichment)
         self._enricher.start()
         with self._engine.connect() as conn:
@@ -90,6 +94,7 @@ class MemoryService:
         self._enricher.submit(pending)
 
     def stop_enrichment(self) -> None:
+        self._llm = None
         if self._enricher is not None:
             self._enricher.stop()
             self._enricher = None
@@ -576,6 +581,79 @@ class MemoryService:
                 )
         return len(fading)
 
+    def consolidate(
+        self, agent_id: str, min_age_s: float = 7 * 86_400.0, weak_below: float = 0.5, threshold: float = 0.55,
+        min_group: int = 3, max_group: int = 12,
+    ) -> ConsolidationReport:  # fmt: skip
+        """Summarise groups of related notes that are old or fading; archive the sources; refresh the profile."""
+        self.flush_recalls()
+        now = self._clock()
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(notes).where(notes.c.agent_id == agent_id, notes.c.archived_at.is_(None), ~notes.c.pinned,
+                                       notes.c.category.notin_([SUMMARY, PROFILE]))
+                .order_by(notes.c.created_at)
+            ).all()  # fmt: skip
+        candidates = {r.id: r for r in rows if now - r.created_at >= min_age_s or self._retention(r, now) < weak_below}
+        vectors = self._vectors.embeddings(_collection(agent_id), list(candidates))
+        groups = group_related(list(candidates), vectors, threshold, min_group, max_group)
+        summaries, archived = [], 0
+        for group in groups:
+            sources = [candidates[i] for i in group]
+            text = self._summarize(agent_id, sources)
+            events = [s.event_at for s in sources if s.event_at is not None]
+            (summary,) = self.add(agent_id, [NewNote(
+                text, category=SUMMARY, importance=max(s.importance for s in sources),
+                event_at=min(events) if events else None, metadata={"sources": str(len(sources))},
+            )])  # fmt: skip
+            with self._engine.begin() as conn:
+                conn.execute(sa.delete(note_links).where(note_links.c.from_id == summary.id,
+                                                         note_links.c.to_id.in_(group)))  # fmt: skip
+                conn.execute(sa.insert(note_links), [
+                    {"from_id": summary.id, "to_id": i, "kind": "summarizes", "reason": "consolidation",
+                     "weight": 1.0, "created_at": now} for i in group
+                ])  # fmt: skip
+                archived += conn.execute(sa.update(notes).where(notes.c.id.in_(group)).values(archived_at=now)).rowcount
+            summaries.append(summary.id)
+        return ConsolidationReport(len(groups), summaries, archived, self.update_profile(agent_id))
+
+    def _summarize(self, agent_id: str, sources: Sequence[sa.Row]) -> str:
+        if self._llm is not None and getattr(self._llm, "available", False):
+            from aios.llm import ChatMessage, JobClass, SamplingParams
+
+            listing = "\n".join(f"- {s.content[:400]}" for s in sources)
+            try:
+                reply = self._llm.chat(agent_id, [ChatMessage("user", "Summarise these related notes in two or "
+                                       f"three sentences, keeping names, numbers and dates:\n{listing}")],
+                                       SamplingParams(max_tokens=120), job_class=JobClass.BACKGROUND,
+                                       session="consolidation")  # fmt: skip
+                if reply.text.strip() and reply.finish_reason in ("stop", "length"):
+                    return f"Summary of {len(sources)} related notes: {reply.text.strip()}"
+            except Exception:
+                pass  # an unavailable model never blocks consolidation: the summary is extractive
+        return extractive_summary([s.context or s.content[:200] for s in sources])
+
+    def update_profile(self, agent_id: str) -> str:
+        """Create or refresh the agent's pinned profile note (a new version when it changed)."""
+        with self._engine.connect() as conn:
+            name = conn.execute(sa.select(agents.c.name).where(agents.c.id == agent_id)).scalar_one_or_none()
+            rows = conn.execute(sa.select(notes).where(notes.c.agent_id == agent_id, notes.c.category != PROFILE)).all()
+            current = conn.execute(
+                sa.select(notes).where(notes.c.agent_id == agent_id, notes.c.category == PROFILE)
+            ).first()
+        if not rows:
+            return current.id if current is not None else ""
+        live = [r for r in rows if r.archived_at is None] or rows
+        text = profile_text(name or agent_id, [r.keywords for r in live], [r.category for r in live],
+                            min(r.created_at for r in rows), max(r.created_at for r in rows), len(live),
+                            lambda t: time.strftime("%Y-%m-%d", time.gmtime(t)))  # fmt: skip
+        if current is None:
+            (note,) = self.add(agent_id, [NewNote(text, category=PROFILE, pinned=True, importance=1.0)])
+            return note.id
+        if current.content != text:
+            self.update(agent_id, current.id, NoteUpdate(content=text, context=text.split(":", 1)[0]))
+        return current.id
+
     def _retention(self, row: sa.Row, now: float) -> float:
         return retention(now - row.last_accessed, row.strength_s, row.importance, row.pinned, self.forgetting)
 
@@ -595,6 +673,10 @@ class MemoryService:
         live = [r for r in rows if r.archived_at is None]
         mean = sum(self._retention(r, now) for r in live) / len(live) if live else 0.0
         return MemoryStats(len(live), len(rows) - len(live), sum(r.pinned for r in rows), links, shared, mean)
+
+    def agents_with_notes(self) -> list[str]:
+        with self._engine.connect() as conn:
+            return list(conn.execute(sa.select(notes.c.agent_id).distinct()).scalars())
 
     def count(self, agent_id: str | None = None) -> int:
         query = sa.select(sa.func.count()).select_from(notes)

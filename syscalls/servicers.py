@@ -179,6 +179,18 @@ class MemoryServicer(memory_pb2_grpc.MemoryServiceServicer):
     def RunDecay(self, request: memory_pb2.RunDecayRequest, caller: Caller) -> Any:
         return memory_pb2.RunDecayResponse(archived=self._memory.decay(caller.agent_id))
 
+    @unary("memory.consolidate", "memory")
+    def Consolidate(self, request: memory_pb2.ConsolidateRequest, caller: Caller) -> Any:
+        options: dict[str, Any] = {"min_group": request.min_group or 3}
+        for key in ("min_age_s", "weak_below"):
+            if request.HasField(key):
+                options[key] = getattr(request, key)
+        if options["min_group"] < 2 or options.get("min_age_s", 0) < 0 or not 0 <= options.get("weak_below", 0) <= 1:
+            raise InvalidArgument("min_group must be at least 2, min_age_s >= 0 and weak_below in [0, 1]")
+        report = self._memory.consolidate(caller.agent_id, **options)
+        return memory_pb2.ConsolidateResponse(groups=report.groups, summary_ids=report.summaries,
+                                              archived=report.archived, profile_id=report.profile_id)  # fmt: skip
+
     @unary("memory.graph", "memory")
     def GetGraph(self, request: memory_pb2.GetGraphRequest, caller: Caller) -> Any:
         notes, links = self._memory.graph(caller.agent_id, request.limit or 200, request.include_archived)

@@ -178,7 +178,7 @@ def test_decay_job_is_scheduled_in_a_persistent_store(kernel: Kernel) -> None:
     assert kernel.memory_jobs is not None and "memory.decay" in kernel.memory_jobs.next_runs()
     with kernel.memory._engine.connect() as conn:
         ids = list(conn.execute(sa.text("SELECT id FROM apscheduler_jobs")).scalars())
-    assert ids == ["memory.decay"]
+    assert sorted(ids) == ["memory.consolidate", "memory.decay"]
 
 
 @given(st.floats(0, 1e8), st.floats(1, 1e8), st.floats(1, 1e8), st.floats(0, 1))
@@ -233,7 +233,10 @@ def test_kernel_memory_over_the_sdk(kernel: Kernel, tmp_path: Path) -> None:
         assert alice.link_notes(first.id, second.id, kind="update-of").kind == "update-of"
         alice.unlink_notes(first.id, second.id)
         assert alice.run_decay() == 0
-        assert alice.memory_stats().notes == 2
+        alice.pin_note(first.id, False)  # pinned notes are never consolidated
+        report = alice.consolidate(min_age_s=0, min_group=2)
+        assert report.groups == 1 and report.archived == 2 and report.profile_id
+        assert alice.memory_stats().notes == 2  # the summary and the profile; the sources are archived
         with pytest.raises(errors.PermissionDenied):
             bob.update_note(second.id, content="mine now")
         with pytest.raises(errors.NotFound):
@@ -288,3 +291,31 @@ def test_enrichment_state_machine_with_a_fake_llm(clocked) -> None:  # type: ign
     assert memory.history(a, good.id)[-1].cause == "enrichment:llm"
     assert memory.get(a, bad.id).enrichment == "llm_failed" and memory.get(a, bad.id).version == 1
     assert memory.get(a, later.id).enrichment == "llm_pending"  # picked up again at the next start
+
+
+def test_consolidation_summarises_old_related_notes_and_keeps_a_profile(clocked) -> None:  # type: ignore[no-untyped-def]
+    memory, clock, kernel = clocked
+    a = _agent(kernel, "traveller")
+    trip = memory.add(a, [
+        NewNote("Booked the flight to Paris for the May trip."),
+        NewNote("The Paris trip hotel is near the Louvre, booked for May."),
+        NewNote("For the Paris trip in May we reserved a dinner cruise on the Seine."),
+        NewNote("Paris trip budget for May: 1800 euros including the hotel and flight."),
+    ])  # fmt: skip
+    other = memory.add(a, [NewNote("My dentist appointment is on the 14th.", importance=1.0)])
+    assert memory.consolidate(a).groups == 0  # nothing is old or fading yet
+    clock.now += 10 * DAY
+    report = memory.consolidate(a)
+    assert report.groups == 1 and report.archived == 4 and len(report.summaries) == 1
+    summary = memory.get(a, report.summaries[0])
+    assert summary.category == "summary" and "Paris" in summary.content
+    _, links = memory.neighbours(a, summary.id)
+    assert {x.to_id for x in links if x.kind == "summarizes"} == {n.id for n in trip}
+    assert all(memory.get(a, n.id).archived_at is not None for n in trip)  # archived, not lost
+    assert memory.get(a, other[0].id).archived_at is None
+    profile = memory.get(a, report.profile_id)
+    assert profile.category == "profile" and profile.pinned and "traveller" in profile.content
+    hits = memory.search(a, "how much is the Paris budget", k=1)
+    assert hits[0].note.id == summary.id  # the summary stands in for its archived sources
+    again = memory.consolidate(a)
+    assert again.groups == 0 and again.profile_id == report.profile_id

@@ -8,6 +8,7 @@ EXPECTED = {
     "aios": ["__version__"],
     "aios.client": [
         "Agent", "AgentCredentials", "AgentStats", "AsyncClient", "Client", "Completion", "CompletionChunk",
+        "ConsolidationReport",
         "Identity", "KernelStats", "LLMAgentStats", "MemoryStats", "ModelInfo", "Note", "NoteLink",
         "NoteVersion", "QueueStats", "ReindexProgress",
         "SchedulerEvent", "SchedulerState", "SearchHit", "SubsystemStatus", "Syscall", "Timing", "Usage",

@@ -186,6 +186,18 @@ class BaseClient:
             lambda r: ([_note(n) for n in r.notes], [_link(x) for x in r.links]),
         )
 
+    def _consolidate(self, min_age_s: float | None, weak_below: float | None, min_group: int) -> Op:
+        request = memory_pb2.ConsolidateRequest(min_group=min_group)
+        if min_age_s is not None:
+            request.min_age_s = min_age_s
+        if weak_below is not None:
+            request.weak_below = weak_below
+        return Op(
+            self._stubs.memory.Consolidate,
+            request,
+            lambda r: t.ConsolidationReport(r.groups, list(r.summary_ids), r.archived, r.profile_id),
+        )
+
     def _run_decay(self) -> Op:
         return Op(self._stubs.memory.RunDecay, memory_pb2.RunDecayRequest(), lambda r: r.archived)
 

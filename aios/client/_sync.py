@@ -98,6 +98,11 @@ class Client(BaseClient):
         """The caller's most recent notes and the links among them."""
         return self._call(self._graph(limit, include_archived))
 
+    def consolidate(self, min_age_s: float | None = None, weak_below: float | None = None,
+                    min_group: int = 3) -> t.ConsolidationReport:  # fmt: skip
+        """Summarise old or fading related notes now (sources archived) and refresh the profile note."""
+        return self._call(self._consolidate(min_age_s, weak_below, min_group))
+
     def run_decay(self) -> int:
         return self._call(self._run_decay())
 

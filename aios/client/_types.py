@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 __all__ = [
+    "ConsolidationReport",
     "MemoryStats",
     "NoteLink",
     "NoteVersion",
@@ -86,6 +87,14 @@ class NoteVersion:
     category: str
     cause: str
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class ConsolidationReport:
+    groups: int
+    summary_ids: list[str]
+    archived: int
+    profile_id: str
 
 
 @dataclass(frozen=True)

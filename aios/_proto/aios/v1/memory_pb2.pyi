@@ -334,6 +334,28 @@ class GetMemoryStatsRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
+class ConsolidateRequest(_message.Message):
+    __slots__ = ("min_age_s", "weak_below", "min_group")
+    MIN_AGE_S_FIELD_NUMBER: _ClassVar[int]
+    WEAK_BELOW_FIELD_NUMBER: _ClassVar[int]
+    MIN_GROUP_FIELD_NUMBER: _ClassVar[int]
+    min_age_s: float
+    weak_below: float
+    min_group: int
+    def __init__(self, min_age_s: _Optional[float] = ..., weak_below: _Optional[float] = ..., min_group: _Optional[int] = ...) -> None: ...
+
+class ConsolidateResponse(_message.Message):
+    __slots__ = ("groups", "summary_ids", "archived", "profile_id")
+    GROUPS_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_IDS_FIELD_NUMBER: _ClassVar[int]
+    ARCHIVED_FIELD_NUMBER: _ClassVar[int]
+    PROFILE_ID_FIELD_NUMBER: _ClassVar[int]
+    groups: int
+    summary_ids: _containers.RepeatedScalarFieldContainer[str]
+    archived: int
+    profile_id: str
+    def __init__(self, groups: _Optional[int] = ..., summary_ids: _Optional[_Iterable[str]] = ..., archived: _Optional[int] = ..., profile_id: _Optional[str] = ...) -> None: ...
+
 class GetGraphRequest(_message.Message):
     __slots__ = ("limit", "include_archived")
     LIMIT_FIELD_NUMBER: _ClassVar[int]

@@ -111,6 +111,11 @@ class MemoryServiceStub:
                 request_serializer=aios_dot_v1_dot_memory__pb2.GetMemoryStatsRequest.SerializeToString,
                 response_deserializer=aios_dot_v1_dot_memory__pb2.MemoryStats.FromString,
                 _registered_method=True)
+        self.Consolidate = channel.unary_unary(
+                '/aios.v1.MemoryService/Consolidate',
+                request_serializer=aios_dot_v1_dot_memory__pb2.ConsolidateRequest.SerializeToString,
+                response_deserializer=aios_dot_v1_dot_memory__pb2.ConsolidateResponse.FromString,
+                _registered_method=True)
         self.GetGraph = channel.unary_unary(
                 '/aios.v1.MemoryService/GetGraph',
                 request_serializer=aios_dot_v1_dot_memory__pb2.GetGraphRequest.SerializeToString,
@@ -219,6 +224,13 @@ class MemoryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Consolidate(self, request, context):
+        """Consolidates the caller's old or fading related notes into summaries now, and refreshes its profile.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetGraph(self, request, context):
         """The caller's notes (most recent first, up to `limit`) and the links among them.
         """
@@ -303,6 +315,11 @@ def add_MemoryServiceServicer_to_server(servicer, server):
                     servicer.GetMemoryStats,
                     request_deserializer=aios_dot_v1_dot_memory__pb2.GetMemoryStatsRequest.FromString,
                     response_serializer=aios_dot_v1_dot_memory__pb2.MemoryStats.SerializeToString,
+            ),
+            'Consolidate': grpc.unary_unary_rpc_method_handler(
+                    servicer.Consolidate,
+                    request_deserializer=aios_dot_v1_dot_memory__pb2.ConsolidateRequest.FromString,
+                    response_serializer=aios_dot_v1_dot_memory__pb2.ConsolidateResponse.SerializeToString,
             ),
             'GetGraph': grpc.unary_unary_rpc_method_handler(
                     servicer.GetGraph,
@@ -717,6 +734,33 @@ class MemoryService:
             '/aios.v1.MemoryService/GetMemoryStats',
             aios_dot_v1_dot_memory__pb2.GetMemoryStatsRequest.SerializeToString,
             aios_dot_v1_dot_memory__pb2.MemoryStats.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Consolidate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aios.v1.MemoryService/Consolidate',
+            aios_dot_v1_dot_memory__pb2.ConsolidateRequest.SerializeToString,
+            aios_dot_v1_dot_memory__pb2.ConsolidateResponse.FromString,
             options,
             channel_credentials,
             insecure,

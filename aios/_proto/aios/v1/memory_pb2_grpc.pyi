@@ -56,6 +56,8 @@ class MemoryServiceStub:
     RunDecay: _grpc.UnaryUnaryMultiCallable[_memory_pb2.RunDecayRequest, _memory_pb2.RunDecayResponse]
     """Runs the forgetting job now for the caller: archives notes whose retention fell below the threshold."""
     GetMemoryStats: _grpc.UnaryUnaryMultiCallable[_memory_pb2.GetMemoryStatsRequest, _memory_pb2.MemoryStats]
+    Consolidate: _grpc.UnaryUnaryMultiCallable[_memory_pb2.ConsolidateRequest, _memory_pb2.ConsolidateResponse]
+    """Consolidates the caller's old or fading related notes into summaries now, and refreshes its profile."""
     GetGraph: _grpc.UnaryUnaryMultiCallable[_memory_pb2.GetGraphRequest, _memory_pb2.NeighboursResponse]
     """The caller's notes (most recent first, up to `limit`) and the links among them."""
 
@@ -87,6 +89,8 @@ class MemoryServiceAsyncStub(MemoryServiceStub):
     RunDecay: _aio.UnaryUnaryMultiCallable[_memory_pb2.RunDecayRequest, _memory_pb2.RunDecayResponse]  # type: ignore[assignment]
     """Runs the forgetting job now for the caller: archives notes whose retention fell below the threshold."""
     GetMemoryStats: _aio.UnaryUnaryMultiCallable[_memory_pb2.GetMemoryStatsRequest, _memory_pb2.MemoryStats]  # type: ignore[assignment]
+    Consolidate: _aio.UnaryUnaryMultiCallable[_memory_pb2.ConsolidateRequest, _memory_pb2.ConsolidateResponse]  # type: ignore[assignment]
+    """Consolidates the caller's old or fading related notes into summaries now, and refreshes its profile."""
     GetGraph: _aio.UnaryUnaryMultiCallable[_memory_pb2.GetGraphRequest, _memory_pb2.NeighboursResponse]  # type: ignore[assignment]
     """The caller's notes (most recent first, up to `limit`) and the links among them."""
 
@@ -205,6 +209,14 @@ class MemoryServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _memory_pb2.GetMemoryStatsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_memory_pb2.MemoryStats, _abc.Awaitable[_memory_pb2.MemoryStats]]: ...
+
+    @_abc_1.abstractmethod
+    def Consolidate(
+        self,
+        request: _memory_pb2.ConsolidateRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_memory_pb2.ConsolidateResponse, _abc.Awaitable[_memory_pb2.ConsolidateResponse]]:
+        """Consolidates the caller's old or fading related notes into summaries now, and refreshes its profile."""
 
     @_abc_1.abstractmethod
     def GetGraph(
