@@ -179,8 +179,11 @@ class KernelProcess:
         aios = Path(sys.executable).parent / "aios"
         cmd = [str(aios)] if aios.exists() else [sys.executable, "-m", "aios.cli"]
         cmd += ["serve", "--data-dir", str(self.data_dir), "--port", str(self.port)]
+        # LLM enrichment is background work after each write; this benchmark measures the write and search
+        # path, so it is off here (the model still loads). The metrics port could clash with a running kernel.
+        env = {**os.environ, "AIOS_LLM_ENRICHMENT": "0", "AIOS_METRICS_PORT": "-1"}
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
-            self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+            self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env)
 
     @property
     def pid(self) -> int | None:

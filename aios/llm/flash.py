@@ -3,7 +3,7 @@
 llama.cpp maps the model file (MAP_POPULATE reads it all at load). Under a budget, the kernel keeps the
 tensors every token needs at once resident (token embeddings, which SmolLM2 also uses as the output
 matrix, norms, then attention), fills what budget is left with the first layers' FFN, and evicts the
-other layers' FFN ranges (madvise MADV_PAGEOUT). Before each forward pass it asks the OS to read the
+other layers' FFN ranges (madvise MADV_DONTNEED, fadvise DONTNEED). Before each forward pass it asks the OS to read the
 evicted ranges back in layer order (MADV_WILLNEED: large, ordered, asynchronous reads instead of one
 4 KiB page fault at a time); after it, they are evicted again to stay within the budget.
 """
@@ -22,7 +22,7 @@ from pathlib import Path
 __all__ = ["ProcessMemory", "Residency", "ResidencyStats", "parse_budget", "process_memory"]
 
 MADV_WILLNEED = 3
-MADV_PAGEOUT = 21
+MADV_DONTNEED = 4
 _PAGE = mmap.PAGESIZE
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
@@ -94,6 +94,17 @@ def _madvise(start: int, length: int, advice: int) -> None:
         raise OSError(ctypes.get_errno(), f"madvise({advice}) failed: {os.strerror(ctypes.get_errno())}")
 
 
+def _merge(ranges: list[_Range]) -> list[tuple[int, int, int]]:
+    """(address, file offset, length) runs of adjacent ranges, in the given order."""
+    runs: list[list[int]] = []
+    for r in ranges:
+        if runs and runs[-1][0] + runs[-1][2] == r.start and runs[-1][1] + runs[-1][2] == r.offset:
+            runs[-1][2] += r.length
+        else:
+            runs.append([r.start, r.offset, r.length])
+    return [(a, o, n) for a, o, n in runs]
+
+
 def _kind(name: str) -> str:
     if name.startswith("token_embd") or name.startswith("output."):
         return "embd"
@@ -120,6 +131,7 @@ class Residency:
             self.stats.pinned_bytes = self.stats.model_bytes
         self._ranges: list[_Range] = []
         self._streamed: list[_Range] = []
+        self._runs: list[tuple[int, int, int]] = []
         self._fd = os.open(self.model_path, os.O_RDONLY)
 
     def resident_fraction(self) -> float:
@@ -177,25 +189,30 @@ class Residency:
         priority = {"embd": 0, "norm": 0, "other": 0, "attn": 1, "ffn": 2}
         order = sorted(self._ranges, key=lambda r: (priority[r.kind], r.layer, r.start))
         left = self.budget
+        streaming_layers = False
         for r in order:
-            if r.length <= left and not self._streamed:  # resident: a prefix of the priority order
+            # Whole-model tensors that fit stay resident even when a bigger one (the embeddings) does not;
+            # among layer tensors, the earliest layers stay and every later one streams.
+            if r.length <= left and not (streaming_layers and r.layer >= 0):
                 left -= r.length
                 self.stats.pinned_bytes += r.length
             else:
+                streaming_layers = streaming_layers or r.layer >= 0
                 self._streamed.append(r)
-        self._streamed.sort(key=lambda r: r.start)  # file order is layer order: reads stay sequential
+        # Layer order (tensors are stored in name order: blk.1, blk.10, ..., blk.2): what is needed first
+        # is read first. Adjacent ranges are merged so each eviction is one call per run of bytes.
+        self._streamed.sort(key=lambda r: (r.layer, r.start))
+        self._runs = _merge(self._streamed)
         self.stats.streamed_bytes = sum(r.length for r in self._streamed)
         self.stats.streamed_layers = sorted({r.layer for r in self._streamed if r.layer >= 0})
 
     def _evict(self) -> None:
-        # PAGEOUT unmaps the pages from this process; DONTNEED on the file then drops them from the page
-        # cache, so the next use really reads them from storage, as on a machine without spare memory.
-        # The first DONTNEED also drains every CPU's LRU batches (lru_add_drain_all): freshly faulted pages
-        # sitting in them cannot be paged out.
-        for r in self._streamed:
-            os.posix_fadvise(self._fd, r.offset, r.length, os.POSIX_FADV_DONTNEED)
-            _madvise(r.start, r.length, MADV_PAGEOUT)
-            os.posix_fadvise(self._fd, r.offset, r.length, os.POSIX_FADV_DONTNEED)
+        # MADV_DONTNEED drops this process's mappings of the pages (cheap, unlike MADV_PAGEOUT's per-page
+        # reclaim); fadvise DONTNEED then drops the unmapped pages from the page cache, so the next use
+        # really reads them from storage, as on a machine without spare memory.
+        for start, offset, length in self._runs:
+            _madvise(start, length, MADV_DONTNEED)
+            os.posix_fadvise(self._fd, offset, length, os.POSIX_FADV_DONTNEED)
         self.stats.evictions += 1
 
     def close(self) -> None:
@@ -205,8 +222,8 @@ class Residency:
 
     def before_eval(self) -> None:
         if self._streamed and self.prefetch:
-            for r in self._streamed:
-                _madvise(r.start, r.length, MADV_WILLNEED)
+            for start, _, length in self._runs:
+                _madvise(start, length, MADV_WILLNEED)
             self.stats.prefetches += 1
 
     def after_eval(self) -> None:
