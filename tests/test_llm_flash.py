@@ -65,3 +65,16 @@ def test_parse_budget() -> None:
     for bad in ["lots", "0%", "150%"]:
         with pytest.raises(ValueError):
             parse_budget(bad, 1000)
+
+
+def test_tensor_table_matches_the_gguf_reader(private_model: Path) -> None:
+    from gguf import GGUFReader
+
+    from aios.llm.flash import tensor_table
+
+    ours = {name: (offset, size) for offset, size, name in tensor_table(private_model)}
+    reader = GGUFReader(str(private_model))
+    theirs = {t.name: (int(t.data_offset), int(t.n_bytes)) for t in reader.tensors}
+    assert ours.keys() == theirs.keys()
+    for name, (offset, n_bytes) in theirs.items():
+        assert ours[name][0] == offset and n_bytes <= ours[name][1] < n_bytes + 64  # padding only

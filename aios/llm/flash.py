@@ -11,15 +11,16 @@ evicted ranges back in layer order (MADV_WILLNEED: large, ordered, asynchronous 
 from __future__ import annotations
 
 import ctypes
-import gc
 import mmap
 import os
 import re
 import resource
+import struct
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-__all__ = ["ProcessMemory", "Residency", "ResidencyStats", "parse_budget", "process_memory"]
+__all__ = ["ProcessMemory", "Residency", "ResidencyStats", "parse_budget", "process_memory", "tensor_table"]
 
 MADV_WILLNEED = 3
 MADV_DONTNEED = 4
@@ -105,6 +106,58 @@ def _merge(ranges: list[_Range]) -> list[tuple[int, int, int]]:
     return [(a, o, n) for a, o, n in runs]
 
 
+_SCALARS = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q", 11: "q", 12: "d"}
+
+
+def tensor_table(path: Path) -> list[tuple[int, int, str]]:
+    """(file offset, bytes, name) of every tensor in a GGUF file, from its header alone.
+
+    A tensor's size is the distance to the next tensor (or the end of the file), alignment padding
+    included. Reading only the header takes milliseconds and no memory, unlike a full GGUF reader.
+    """
+    with open(path, "rb") as f:
+
+        def read(fmt: str) -> Any:
+            return struct.unpack("<" + fmt, f.read(struct.calcsize("<" + fmt)))[0]
+
+        def string() -> str:
+            return f.read(read("Q")).decode("utf-8", errors="replace")
+
+        def value(kind: int) -> Any:
+            if kind == 8:
+                return string()
+            if kind == 9:
+                item, count = read("I"), read("Q")
+                if item in _SCALARS:  # skip numeric arrays (the vocabulary scores) in one seek
+                    f.seek(count * struct.calcsize(_SCALARS[item]), 1)
+                    return None
+                return [value(item) for _ in range(count)]
+            return read(_SCALARS[kind])
+
+        if f.read(4) != b"GGUF":
+            raise ValueError(f"{path} is not a GGUF file")
+        version, n_tensors, n_kv = read("I"), read("Q"), read("Q")
+        if version < 2:
+            raise ValueError(f"GGUF version {version} is not supported")
+        alignment = 32
+        for _ in range(n_kv):
+            key, kind = string(), read("I")
+            got = value(kind)
+            if key == "general.alignment":
+                alignment = int(got)
+        infos = []
+        for _ in range(n_tensors):
+            name = string()
+            n_dims = read("I")
+            f.seek(8 * n_dims + 4, 1)  # dims, ggml type
+            infos.append((read("Q"), name))
+        start = -(-f.tell() // alignment) * alignment
+    size = path.stat().st_size
+    ordered = sorted(infos)
+    ends = [o for o, _ in ordered[1:]] + [size - start]
+    return [(start + o, end - o, name) for (o, name), end in zip(ordered, ends, strict=True)]
+
+
 def _kind(name: str) -> str:
     if name.startswith("token_embd") or name.startswith("output."):
         return "embd"
@@ -147,12 +200,7 @@ class Residency:
         return resident / total if total else 0.0
 
     def attach(self) -> None:
-        from gguf import GGUFReader
-
-        reader = GGUFReader(str(self.model_path))
-        tensors = [(int(t.data_offset), int(t.n_bytes), t.name) for t in reader.tensors]
-        del reader  # drop its own mapping of the file before we look for llama.cpp's
-        gc.collect()
+        tensors = tensor_table(self.model_path)
         mappings = self._mappings()
         if not mappings:
             raise RuntimeError(f"{self.model_path} is not memory-mapped by this process")
