@@ -43,6 +43,9 @@ def test_budget_evicts_ffn_and_output_is_unchanged(private_model: Path, prefetch
     expected = _generate(full)
     full.close()
 
+    with open(private_model, "rb") as f:  # a cache warmed by large reads (large folios), as after a copy
+        while f.read(1 << 22):
+            pass
     budgeted = LlamaCppBackend(private_model, 512, 1, KVStore(1 << 30, None, 0), resident_budget="50%",
                                prefetch=prefetch)  # fmt: skip
     stats = budgeted.residency.stats
@@ -52,7 +55,8 @@ def test_budget_evicts_ffn_and_output_is_unchanged(private_model: Path, prefetch
     before = process_memory()
     assert _generate(budgeted) == expected  # streaming weights changes speed, never the result
     after = process_memory()
-    assert after.read_bytes - before.read_bytes >= stats.streamed_bytes  # really read back from storage
+    # Every pass reads the streamed weights back from storage (16 passes; boundary pages may stay cached).
+    assert after.read_bytes - before.read_bytes >= 16 * stats.streamed_bytes * 0.9
     assert budgeted.residency.resident_fraction() < 0.2  # and evicted again after each pass
     assert stats.evictions > 16 and (stats.prefetches > 16) == prefetch
     budgeted.close()
