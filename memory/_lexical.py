@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from memory._schema import notes
+from memory.enrich import STOPWORDS
 
 _TERM = re.compile(r"[A-Za-z0-9]+")
 _MAX_TERMS = 32
@@ -46,7 +47,9 @@ class Lexical:
         self, conn: Connection, where: sa.ColumnElement[bool], query: str, limit: int
     ) -> list[tuple[str, float]]:
         """Best `limit` note ids among rows matching `where`, with a score where higher is better."""
-        terms = [t.lower() for t in _TERM.findall(query)][:_MAX_TERMS]
+        # Stopwords match nearly every note: bm25 would score thousands of rows for no ranking signal.
+        terms = list(dict.fromkeys(t for t in (w.lower() for w in _TERM.findall(query)) if t not in STOPWORDS))
+        terms = terms[:_MAX_TERMS]
         if not terms:
             return []
         if self.sqlite:

@@ -9,9 +9,9 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-__all__ = ["context_of", "keywords_of", "tags_of", "words"]
+__all__ = ["STOPWORDS", "context_of", "keywords_of", "tags_of", "words"]
 
-_STOP = frozenset(
+STOPWORDS = frozenset(
     """
 a about above after again against all am an and any are as at be because been before being below between
 both but by can could did do does doing down during each few for from further had has have having he her
@@ -33,7 +33,7 @@ def words(text: str) -> list[str]:
 
 def keywords_of(text: str, limit: int = 8) -> list[str]:
     tokens = words(text)
-    content = [(i, w) for i, w in enumerate(tokens) if w not in _STOP and len(w) > 2]
+    content = [(i, w) for i, w in enumerate(tokens) if w not in STOPWORDS and len(w) > 2]
     if not content:
         return []
     counts = Counter(w for _, w in content)
