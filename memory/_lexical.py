@@ -48,7 +48,8 @@ class Lexical:
     ) -> list[tuple[str, float]]:
         """Best `limit` note ids among rows matching `where`, with a score where higher is better."""
         # Stopwords match nearly every note: bm25 would score thousands of rows for no ranking signal.
-        terms = list(dict.fromkeys(t for t in (w.lower() for w in _TERM.findall(query)) if t not in STOPWORDS))
+        words = list(dict.fromkeys(w.lower() for w in _TERM.findall(query)))
+        terms = [t for t in words if t not in STOPWORDS and len(t) >= 3] or words  # "I'm" gives "m"
         terms = terms[:_MAX_TERMS]
         if not terms:
             return []
