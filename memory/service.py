@@ -194,7 +194,7 @@ class MemoryService:
             return
         new_ids = {r["id"] for r in rows}
         neighbours = self._vectors.query_many(_collection(agent_id), vectors, _LINK_CANDIDATES + 1)
-        links, evolved = [], []
+        links = []
         with self._engine.begin() as conn:
             for row, hits in zip(rows, neighbours, strict=True):
                 for other_id, similarity in hits:
@@ -218,19 +218,16 @@ class MemoryService:
                         }
                     )
                     if other_id not in new_ids:
-                        evolved += self._evolve(conn, other, row, shared, now)
+                        self._evolve(conn, other, row, shared, now)
             if links:
                 conn.execute(sa.insert(note_links), links)
-        del evolved
 
-    def _evolve(self, conn: Connection, old: sa.Row, new: dict[str, Any], shared: list[str], now: float) -> list[str]:
+    def _evolve(self, conn: Connection, old: sa.Row, new: dict[str, Any], shared: list[str], now: float) -> None:
         """A new note adds the keywords it shares with a neighbour to the neighbour's tags (a new version)."""
         tags = list(old.tags)
         added = [k.replace(" ", "-") for k in shared if k.replace(" ", "-") not in tags][: max(0, 8 - len(tags))]
-        if not added:
-            return []
-        self._write_version(conn, old, {"tags": tags + added}, f"evolution:{new['id']}", now)
-        return [old.id]
+        if added:
+            self._write_version(conn, old, {"tags": tags + added}, f"evolution:{new['id']}", now)
 
     def _write_version(
         self, conn: Connection, row: sa.Row, changes: dict[str, Any], cause: str, now: float
