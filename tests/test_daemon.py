@@ -90,7 +90,13 @@ def test_sigterm_drains_in_flight_syscalls(daemon: Daemon) -> None:
 
         worker = threading.Thread(target=big_add)
         worker.start()
-        time.sleep(0.3)  # the batch is being embedded when SIGTERM arrives
+        deadline = time.time() + 30
+        while time.time() < deadline:  # SIGTERM once the kernel runs the batch (RPCs after it are refused)
+            if any(r.kind == "memory.add_batch" and r.status == "running" for r in admin.ps()):
+                break
+            time.sleep(0.02)
+        else:
+            pytest.fail("the batch never started")
         assert daemon.proc is not None
         daemon.proc.send_signal(signal.SIGTERM)
         worker.join(60)
