@@ -7,13 +7,17 @@ module as `_common`.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import platform
+import re
 import resource
 import socket
 import subprocess
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -136,3 +140,26 @@ def display_path(path: Path) -> str:
         return str(path.resolve().relative_to(ROOT))
     except ValueError:
         return str(path)
+
+
+def package_version(pkg: str) -> str | None:
+    try:
+        return metadata.version(pkg)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def machine_info(packages: dict[str, str], **extra: Any) -> dict[str, Any]:
+    """CPU, RAM, platform, date, and the versions of `packages` (JSON key -> distribution name)."""
+    cpu = re.search(r"^model name\s*:\s*(.+)$", read_text("/proc/cpuinfo"), re.M)
+    mem = re.search(r"^MemTotal:\s*(\d+) kB", read_text("/proc/meminfo"), re.M)
+    return {
+        "cpu_count": os.cpu_count(),
+        "cpu_model": cpu.group(1).strip() if cpu else platform.processor() or None,
+        "ram_gb": round(int(mem.group(1)) / 1024**2, 1) if mem else None,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        **{key: package_version(pkg) for key, pkg in packages.items()},
+        **extra,
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }

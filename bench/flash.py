@@ -28,11 +28,9 @@ from __future__ import annotations
 
 import argparse
 import ctypes
-import datetime as dt
 import json
 import mmap
 import os
-import platform
 import random
 import re
 import shutil
@@ -42,11 +40,11 @@ import sys
 import tempfile
 import threading
 import time
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from _common import display_path, git_state, machine_busy_s, read_text, self_cpu_s, write_docs
+from _common import machine_info as common_machine_info
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "bench" / "results" / "flash.json"
@@ -378,26 +376,7 @@ def _mount(path: Path) -> str | None:
 
 
 def machine_info() -> dict[str, Any]:
-    cpu = re.search(r"^model name\s*:\s*(.+)$", read_text("/proc/cpuinfo"), re.M)
-    mem = re.search(r"^MemTotal:\s*(\d+) kB", read_text("/proc/meminfo"), re.M)
-
-    def version(pkg: str) -> str | None:
-        try:
-            return metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            return None
-
-    return {
-        "cpu_count": os.cpu_count(),
-        "cpu_model": cpu.group(1).strip() if cpu else platform.processor() or None,
-        "ram_gb": round(int(mem.group(1)) / 1024**2, 1) if mem else None,
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "llama_cpp_python": version("llama_cpp_python"),
-        "gguf": version("gguf"),
-        "aios": version("aios"),
-        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-    }
+    return common_machine_info({"llama_cpp_python": "llama_cpp_python", "gguf": "gguf", "aios": "aios"})
 
 
 # -- the run ------------------------------------------------------------------------------------------

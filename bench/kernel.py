@@ -25,11 +25,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as dt
 import json
 import lzma
 import os
-import platform
 import re
 import shutil
 import signal
@@ -39,12 +37,12 @@ import tempfile
 import time
 import uuid
 from collections.abc import Sequence
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from _common import Meter, free_port, git_state, percentile
 from _common import display_path as _display_path
+from _common import machine_info as common_machine_info
 from _common import read_text as _read
 from _common import write_docs as _write_docs
 
@@ -124,29 +122,11 @@ def load_texts(data: Path, n_notes: int, n_queries: int) -> tuple[list[str], lis
 
 
 def machine_info() -> dict[str, Any]:
-    cpu = re.search(r"^model name\s*:\s*(.+)$", _read("/proc/cpuinfo"), re.M)
-    mem = re.search(r"^MemTotal:\s*(\d+) kB", _read("/proc/meminfo"), re.M)
     import torch
 
-    def version(pkg: str) -> str | None:
-        try:
-            return metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            return None
-
-    return {
-        "cpu_count": os.cpu_count(),
-        "cpu_model": cpu.group(1).strip() if cpu else platform.processor() or None,
-        "ram_gb": round(int(mem.group(1)) / 1024**2, 1) if mem else None,
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "torch": version("torch"),
-        "torch_threads": torch.get_num_threads(),
-        "sentence_transformers": version("sentence-transformers"),
-        "chromadb": version("chromadb"),
-        "grpcio": version("grpcio"),
-        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-    }
+    packages = {"torch": "torch", "sentence_transformers": "sentence-transformers", "chromadb": "chromadb",
+                "grpcio": "grpcio"}  # fmt: skip
+    return common_machine_info(packages, torch_threads=torch.get_num_threads())
 
 
 def latency_summary(ms: Sequence[float]) -> dict[str, float]:

@@ -28,10 +28,8 @@ docs/benchmarks.md from the JSON.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
-import platform
 import re
 import shutil
 import signal
@@ -43,11 +41,11 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from _common import Meter, display_path, free_port, git_state, percentile, read_text, write_docs
+from _common import machine_info as common_machine_info
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "bench" / "results" / "llm_multiagent.json"
@@ -594,27 +592,8 @@ def run_skew(
 
 
 def machine_info() -> dict[str, Any]:
-    cpu = re.search(r"^model name\s*:\s*(.+)$", read_text("/proc/cpuinfo"), re.M)
-    mem = re.search(r"^MemTotal:\s*(\d+) kB", read_text("/proc/meminfo"), re.M)
-
-    def version(pkg: str) -> str | None:
-        try:
-            return metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            return None
-
-    return {
-        "cpu_count": os.cpu_count(),
-        "cpu_model": cpu.group(1).strip() if cpu else platform.processor() or None,
-        "ram_gb": round(int(mem.group(1)) / 1024**2, 1) if mem else None,
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "llama_cpp_python": version("llama-cpp-python"),
-        "aios": version("aios"),
-        "grpcio": version("grpcio"),
-        "httpx": version("httpx"),
-        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-    }
+    packages = {"llama_cpp_python": "llama-cpp-python", "aios": "aios", "grpcio": "grpcio", "httpx": "httpx"}
+    return common_machine_info(packages)
 
 
 def _load() -> list[float]:

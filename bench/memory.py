@@ -41,7 +41,6 @@ import json
 import lzma
 import math
 import os
-import platform
 import re
 import shutil
 import signal
@@ -58,6 +57,7 @@ from pathlib import Path
 from typing import Any
 
 from _common import Meter, display_path, free_port, git_state, percentile, read_text, write_docs
+from _common import machine_info as common_machine_info
 
 # This script is bench/memory.py, so `import memory` would find it rather than the package it measures: take
 # bench/ off the import path (_common is imported already) and put the repository first.
@@ -274,23 +274,11 @@ def version(pkg: str) -> str | None:
 
 
 def machine_info() -> dict[str, Any]:
-    cpu = re.search(r"^model name\s*:\s*(.+)$", read_text("/proc/cpuinfo"), re.M)
-    mem = re.search(r"^MemTotal:\s*(\d+) kB", read_text("/proc/meminfo"), re.M)
     import torch
 
-    return {
-        "cpu_count": os.cpu_count(),
-        "cpu_model": cpu.group(1).strip() if cpu else platform.processor() or None,
-        "ram_gb": round(int(mem.group(1)) / 1024**2, 1) if mem else None,
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "torch": version("torch"),
-        "torch_threads": torch.get_num_threads(),
-        "sentence_transformers": version("sentence-transformers"),
-        "chromadb": version("chromadb"),
-        "grpcio": version("grpcio"),
-        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-    }
+    packages = {"torch": "torch", "sentence_transformers": "sentence-transformers", "chromadb": "chromadb",
+                "grpcio": "grpcio"}  # fmt: skip
+    return common_machine_info(packages, torch_threads=torch.get_num_threads())
 
 
 def loadavg() -> list[float]:
