@@ -112,16 +112,17 @@ def admin() -> None:
 
 @admin.command()
 @click.option("--agent", help="Only this agent's notes (id).")
+@click.option("--files", is_flag=True, help="The file system's semantic index instead of memory's.")
 @_TARGET
 @_TOKEN
 @_DATA_DIR
-def reindex(agent: str | None, target: str | None, token: str | None, data_dir: Path | None) -> None:
+def reindex(agent: str | None, files: bool, target: str | None, token: str | None, data_dir: Path | None) -> None:
     """Rebuild the vector index from SQL, with a progress bar."""
     from aios.shell import reindex_with_progress
 
     with _client(target, token, data_dir) as client:
         try:
-            reindex_with_progress(client, agent, Console())
+            reindex_with_progress(client, agent, Console(), files)
         except AiosError as exc:
             raise click.ClickException(f"{exc.code.lower()}: {exc.message}") from None
 

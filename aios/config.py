@@ -15,10 +15,19 @@ from typing import Any
 
 from aios.errors import InvalidArgument
 
-__all__ = ["DEFAULT_PORT", "KernelConfig", "LLMConfig", "LimitsConfig", "QueueConfig", "load_config"]
+__all__ = [
+    "DEFAULT_PORT",
+    "ContextConfig",
+    "FsConfig",
+    "KernelConfig",
+    "LLMConfig",
+    "LimitsConfig",
+    "QueueConfig",
+    "load_config",
+]
 
 DEFAULT_PORT = 50551
-RESOURCES = ("memory", "llm", "fs", "context", "admin")
+RESOURCES = ("memory", "llm", "fs", "watch", "context", "admin")
 
 
 @dataclass(frozen=True)
@@ -45,7 +54,9 @@ class QueueConfig:
 
 def _default_queues() -> dict[str, QueueConfig]:
     # An llm worker only waits for the LLM core (which owns the model and schedules); many may wait.
-    return {name: QueueConfig(workers=64 if name == "llm" else 2) for name in RESOURCES}
+    # A context worker may wait for the model too (chat-with-context), so it gets as many as llm; a watch
+    # worker waits for file events for as long as its client listens.
+    return {name: QueueConfig(workers=64 if name in ("llm", "context", "watch") else 2) for name in RESOURCES}
 
 
 @dataclass(frozen=True)
@@ -87,6 +98,60 @@ class LLMConfig:
 
 
 @dataclass(frozen=True)
+class ContextConfig:
+    """Context-window paging: each agent's conversation kept within the model's window."""
+
+    window_tokens: int = 0
+    """The window an agent's assembled context must fit, in tokens. 0: the LLM's n_ctx."""
+    warn_fraction: float = 0.7
+    """Above this share of the window the agent gets a memory-pressure warning."""
+    flush_fraction: float = 1.0
+    """The flush threshold is this share of the window minus `reply_reserve`: past it, old messages are evicted."""
+    reply_reserve: int = 256
+    """Tokens kept free for the reply; chat-with-context's max_tokens may not exceed it."""
+    evict_to_fraction: float = 0.5
+    """A flush evicts the oldest messages until the context is below this share of the window."""
+    keep_last_messages: int = 4
+    """The most recent messages are never evicted (unless the newest alone would not fit)."""
+    recall_tokens: int = 0
+    """Budget of the recalled section (paged-in messages and notes). 0: 15 % of the window."""
+    recall_k: int = 8
+    """Candidates the hybrid search returns for the recalled section on each user turn."""
+    core_block_tokens: int = 256
+    """Default size limit of one core block."""
+    max_core_blocks: int = 8
+    """Most core blocks per agent."""
+    summary_tokens: int = 256
+    """Most tokens of the recursive summary of what was paged out."""
+    summary_llm: int = 1
+    """1: refine the summary with the LLM at background priority after each flush; 0: extractive only."""
+    idle_swap_s: float = 300.0
+    """An agent idle this long has its saved KV state moved from RAM to disk; 0 never."""
+    system_prompt: str = "You are a helpful assistant."
+    """System prompt of a new context."""
+
+
+@dataclass(frozen=True)
+class FsConfig:
+    """The semantic file system."""
+
+    max_file_bytes: int = 64 * 1024 * 1024
+    """Largest file a write may produce; larger is refused with RESOURCE_EXHAUSTED."""
+    keep_versions: int = 0
+    """Retention: versions kept per file beyond the current one's history; 0 keeps all."""
+    keep_days: float = 0.0
+    """Retention: versions older than this many days are dropped (never a current one); 0 keeps all."""
+    retention_interval_s: float = 3600.0
+    """How often the retention policy runs (when keep_versions or keep_days is set)."""
+    chunk_chars: int = 1000
+    """Target size of a text chunk for the semantic index (paragraph-aligned)."""
+    index_max_bytes: int = 4 * 1024 * 1024
+    """Text beyond this many bytes of a file is not indexed (the file itself is kept whole)."""
+    summary_tokens: int = 200
+    """Longest LLM summary of a file, in tokens."""
+
+
+@dataclass(frozen=True)
 class KernelConfig:
     data_dir: Path = Path("./aios-data")
     """Holds the SQLite database, the Chroma index, the admin token and the lock file."""
@@ -117,6 +182,8 @@ class KernelConfig:
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     queues: Mapping[str, QueueConfig] = field(default_factory=_default_queues)
     llm: LLMConfig = field(default_factory=LLMConfig)
+    fs: FsConfig = field(default_factory=FsConfig)
+    context: ContextConfig = field(default_factory=ContextConfig)
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -187,6 +254,10 @@ def _build(values: dict[str, Any]) -> KernelConfig:
             kwargs[key] = _section(LimitsConfig, raw, "limits")
         elif key == "llm":
             kwargs[key] = _llm_section(raw)
+        elif key == "context":
+            kwargs[key] = _context_section(raw)
+        elif key == "fs":
+            kwargs[key] = _fs_section(raw)
         elif key == "queues":
             queues = dict(_default_queues())
             for name, section in _table(raw, "queues").items():
@@ -247,6 +318,38 @@ def _llm_section(raw: Any) -> LLMConfig:
         parse_budget(config.resident_budget, 1)
     except ValueError as exc:
         raise InvalidArgument(f"llm.{exc}") from None
+    return config
+
+
+def _fs_section(raw: Any) -> FsConfig:
+    table = dict(_table(raw, "fs"))
+    fields = {f.name: f for f in dataclasses.fields(FsConfig)}
+    unknown = set(table) - set(fields)
+    if unknown:
+        raise InvalidArgument(f"unknown keys in [fs]: {', '.join(sorted(unknown))}")
+    config = FsConfig(**{key: _coerce(f"fs.{key}", v, fields[key].type) for key, v in table.items()})
+    for key in ("max_file_bytes", "chunk_chars", "index_max_bytes", "summary_tokens", "retention_interval_s"):
+        if getattr(config, key) <= 0:
+            raise InvalidArgument(f"fs.{key} must be positive")
+    if config.keep_versions < 0 or config.keep_days < 0:
+        raise InvalidArgument("fs.keep_versions and fs.keep_days must not be negative")
+    return config
+
+
+def _context_section(raw: Any) -> ContextConfig:
+    table = dict(_table(raw, "context"))
+    fields = {f.name: f for f in dataclasses.fields(ContextConfig)}
+    unknown = set(table) - set(fields)
+    if unknown:
+        raise InvalidArgument(f"unknown keys in [context]: {', '.join(sorted(unknown))}")
+    config = ContextConfig(**{key: _coerce(f"context.{key}", v, fields[key].type) for key, v in table.items()})
+    if not 0 < config.warn_fraction < config.flush_fraction <= 1 or not 0 < config.evict_to_fraction < 1:
+        raise InvalidArgument("context: need 0 < warn_fraction < flush_fraction <= 1 and 0 < evict_to_fraction < 1")
+    for key in ("reply_reserve", "recall_k", "core_block_tokens", "max_core_blocks", "summary_tokens"):
+        if getattr(config, key) < 1:
+            raise InvalidArgument(f"context.{key} must be at least 1")
+    if min(config.window_tokens, config.recall_tokens, config.keep_last_messages, config.idle_swap_s) < 0:
+        raise InvalidArgument("context: window_tokens, recall_tokens, keep_last_messages, idle_swap_s must be >= 0")
     return config
 
 

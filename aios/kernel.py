@@ -1,7 +1,8 @@
 """The kernel: owns the data directory and starts the subsystems in dependency order.
 
 start(): lock the data dir → SQL + migrations → agents and the admin token → vector index → embedding
-model → memory (+ index repair) → LLM core → syscall queues → gRPC server. stop() runs the list backwards.
+model → memory (+ index repair) → LLM core → context paging → files (+ semantic index) → syscall queues →
+gRPC server. stop() runs the list backwards.
 """
 
 from __future__ import annotations
@@ -21,12 +22,17 @@ from aios.errors import FailedPrecondition
 from aios.llm import LLMService
 from aios.metrics import MetricsServer, collect
 from aios.vectors import VectorIndex
+from fs import BlobStore, FileService, SemanticIndex
 from memory import MemoryService
+from memory.context import ContextService
 from memory.jobs import MemoryJobs
+from syscalls.context_servicer import ContextServicer
 from syscalls.dispatch import SyscallRuntime
+from syscalls.files_servicer import FileServicer
 from syscalls.queues import ResourceQueue
 from syscalls.records import SyscallTable
 from syscalls.server import SyscallServer
+from syscalls.servicers import AdminServicer, LLMServicer, MemoryServicer
 
 __all__ = ["Kernel", "ADMIN_TOKEN_FILE"]
 
@@ -77,6 +83,8 @@ class Kernel:
         self._metrics: MetricsServer | None = None
         self.memory_jobs: MemoryJobs | None = None
         self.memory: MemoryService | None = None  # type: ignore[assignment]
+        self.files: FileService | None = None  # type: ignore[assignment]
+        self.context: ContextService | None = None
         self._engine = None
         self.admin_token = ""
         self.port = 0
@@ -120,7 +128,14 @@ class Kernel:
         self.llm.start(self._llm_factory)
         if self.llm.available and cfg.llm_enrichment:
             self.memory.start_enrichment(self.llm)
+        self.context = ContextService(self._engine, self.memory, self.llm, cfg.context, cfg.limits.max_note_chars)
+        self.context.start()
         self.memory_jobs.start()
+        self.files = FileService(self._engine, BlobStore(cfg.data_dir / "blobs"), cfg.fs)
+        self.files.index = SemanticIndex(self._engine, self._embedder, self.vectors, self.files.blobs, self.files,
+                                         cfg.fs, self.llm if self.llm.available else None)  # fmt: skip
+        self.files.index.start()
+        self.files.start()
 
     def _start_server(self) -> None:
         cfg = self.config
@@ -129,9 +144,14 @@ class Kernel:
         for queue in self._queues.values():
             queue.start()
         runtime = SyscallRuntime(self.agents, self.table, self._queues)
-        self._server = SyscallServer(
-            runtime, self.agents, self.memory, self.llm, cfg.host, cfg.port, cfg.limits.max_message_bytes
-        )
+        servicers = [
+            AdminServicer(runtime, self.agents, self.memory, self.files),
+            MemoryServicer(runtime, self.memory),
+            LLMServicer(runtime, self.llm, self.agents),
+            FileServicer(runtime, self.files, cfg.limits.max_message_bytes),
+            ContextServicer(runtime, self.context),
+        ]
+        self._server = SyscallServer(servicers, cfg.host, cfg.port, cfg.limits.max_message_bytes)
         self.port = self._server.port
         self.metrics_port = 0
         if cfg.metrics_port >= 0:
@@ -144,7 +164,7 @@ class Kernel:
                 self.metrics_port = self._metrics.port
 
     def _collect_metrics(self) -> str:
-        return collect(self.table, list(self._queues.values()), self.memory, self.llm)
+        return collect(self.table, list(self._queues.values()), self.memory, self.llm, self.files)
 
     async def stop(self, grace_s: float | None = None) -> None:
         grace = self.config.grace_period_s if grace_s is None else grace_s
@@ -157,6 +177,13 @@ class Kernel:
         for queue in reversed(list(self._queues.values())):
             await queue.stop()
         self._queues = {}
+        if self.context is not None:
+            await asyncio.to_thread(self.context.stop)
+            self.context = None
+        if self.files is not None:
+            await asyncio.to_thread(self.files.stop)
+            await asyncio.to_thread(self.files.index.stop)
+            self.files = None
         await asyncio.to_thread(self.llm.stop)  # first: a waiting enrichment call returns at once
         if self.memory is not None:
             await asyncio.to_thread(self.memory.stop_enrichment)

@@ -71,8 +71,10 @@ class MetricsServer:
         self._server.server_close()
 
 
-def collect(table: SyscallTable, queues: list[ResourceQueue], memory: MemoryService, llm: LLMService) -> str:
-    """The kernel's metrics: syscall queues, per-agent syscall figures, notes, LLM scheduling."""
+def collect(
+    table: SyscallTable, queues: list[ResourceQueue], memory: MemoryService, llm: LLMService, files: Any = None
+) -> str:
+    """The kernel's metrics: syscall queues, per-agent syscall figures, notes, files, LLM scheduling."""
     families: list[Any] = [
         ("aios_queue_waiting", "gauge", "Syscalls waiting per resource queue",
          [("aios_queue_waiting", {"resource": q.name}, q.queued) for q in queues]),
@@ -90,6 +92,12 @@ def collect(table: SyscallTable, queues: list[ResourceQueue], memory: MemoryServ
         ]
     ]
     families.append(("aios_notes", "gauge", "Notes stored", [("aios_notes", {}, memory.count())]))
+    if files is not None:
+        families += [
+            ("aios_files", "gauge", "Live files stored", [("aios_files", {}, files.count())]),
+            ("aios_fs_index_backlog", "gauge", "Files waiting to be (re)indexed",
+             [("aios_fs_index_backlog", {}, files.index.backlog if files.index else 0)]),
+        ]  # fmt: skip
     if llm.available:
         state = llm.scheduler_state()
         families += [

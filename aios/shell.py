@@ -19,7 +19,7 @@ from rich.table import Table
 from aios.client import Client
 from aios.errors import AiosError, NotFound
 
-__all__ = ["commands", "run_command", "repl", "reindex_with_progress"]
+__all__ = ["ShellState", "clip", "commands", "pass_state", "reindex_with_progress", "repl", "run_command", "when"]
 
 
 class ShellState:
@@ -32,6 +32,10 @@ class ShellState:
             if name_or_id in (agent.id, agent.name):
                 return agent.id
         raise NotFound(f"no agent named or with id {name_or_id!r}")
+
+    def as_agent(self, name_or_id: str) -> Client:
+        """The admin's client acting in that agent's namespace."""
+        return self.client.as_agent(self.agent_id(name_or_id))
 
 
 pass_state = click.make_pass_decorator(ShellState)
@@ -65,7 +69,7 @@ def agents_list(state: ShellState, include_revoked: bool) -> None:
     """List agents."""
     table = Table("id", "name", "created", "revoked")
     for a in state.client.list_agents(include_revoked=include_revoked):
-        table.add_row(a.id, a.name, _when(a.created_at), _when(a.revoked_at))
+        table.add_row(a.id, a.name, when(a.created_at), when(a.revoked_at))
     state.console.print(table)
 
 
@@ -120,11 +124,11 @@ def stats(state: ShellState) -> None:
 @pass_state
 def search(state: ShellState, agent: str, query: tuple[str, ...], k: int) -> None:
     """Search AGENT's memory (name or id) on its behalf."""
-    hits = state.client.as_agent(state.agent_id(agent)).search(" ".join(query), k)
+    hits = state.as_agent(agent).search(" ".join(query), k)
     table = Table("score", "id", "signals", "content")
     for hit in hits:
         signals = " ".join(f"{k}={v:.2f}" for k, v in sorted(hit.signals.items()))
-        table.add_row(f"{hit.score:.4f}", hit.note.id[:12], signals, _clip(hit.note.content, 60))
+        table.add_row(f"{hit.score:.4f}", hit.note.id[:12], signals, clip(hit.note.content, 60))
     state.console.print(table)
 
 
@@ -134,16 +138,17 @@ def search(state: ShellState, agent: str, query: tuple[str, ...], k: int) -> Non
 @pass_state
 def add(state: ShellState, agent: str, text: tuple[str, ...]) -> None:
     """Add a note to AGENT's memory on its behalf."""
-    note = state.client.as_agent(state.agent_id(agent)).add_note(" ".join(text))
+    note = state.as_agent(agent).add_note(" ".join(text))
     state.console.print(f"added {note.id}")
 
 
 @commands.command()
 @click.argument("agent", required=False)
+@click.option("--files", is_flag=True, help="The file system's index (every tree) instead of memory's.")
 @pass_state
-def reindex(state: ShellState, agent: str | None) -> None:
+def reindex(state: ShellState, agent: str | None, files: bool) -> None:
     """Rebuild the vector index from SQL (all agents, or one)."""
-    reindex_with_progress(state.client, state.agent_id(agent) if agent else None, state.console)
+    reindex_with_progress(state.client, state.agent_id(agent) if agent else None, state.console, files)
 
 
 @commands.command()
@@ -269,7 +274,7 @@ def sched_quota(state: ShellState, agent: str, tokens_per_minute: int) -> None:
 @pass_state
 def chat(state: ShellState, agent: str, text: tuple[str, ...], max_tokens: int) -> None:
     """Send one user message to the model as AGENT, streaming the reply."""
-    client = state.client.as_agent(state.agent_id(agent))
+    client = state.as_agent(agent)
     for chunk in client.chat_stream([("user", " ".join(text))], max_tokens=max_tokens):
         state.console.print(chunk.delta, end="", highlight=False, markup=False)
         if chunk.timing is not None:
@@ -287,13 +292,13 @@ def _note_table(notes: list, title: str = "") -> Table:  # type: ignore[type-arg
     for n in notes:
         flags = (" 📌" if n.pinned else "") + (" (archived)" if n.archived_at else "")
         table.add_row(
-            n.id[:12], str(n.version), f"{n.retention:.2f}", ", ".join(n.tags[:4]), _clip(n.context, 60) + flags
+            n.id[:12], str(n.version), f"{n.retention:.2f}", ", ".join(n.tags[:4]), clip(n.context, 60) + flags
         )
     return table
 
 
 def _as(state: ShellState, agent: str) -> Client:
-    return state.client.as_agent(state.agent_id(agent))
+    return state.as_agent(agent)
 
 
 @memory.command("show")
@@ -316,7 +321,7 @@ def memory_history(state: ShellState, agent: str, note_id: str) -> None:
     """Every version of a note and what caused it."""
     table = Table("v", "when", "cause", "tags", "context")
     for v in _as(state, agent).history(note_id):
-        table.add_row(str(v.version), _when(v.created_at), v.cause, ", ".join(v.tags), _clip(v.context, 50))
+        table.add_row(str(v.version), when(v.created_at), v.cause, ", ".join(v.tags), clip(v.context, 50))
     state.console.print(table)
 
 
@@ -331,7 +336,7 @@ def memory_neighbours(state: ShellState, agent: str, note_id: str, depth: int) -
     state.console.print(_note_table(notes, "neighbours"))
     table = Table("from", "to", "kind", "weight", "reason", title="links")
     for x in links:
-        table.add_row(x.from_id[:12], x.to_id[:12], x.kind, f"{x.weight:.2f}", _clip(x.reason, 60))
+        table.add_row(x.from_id[:12], x.to_id[:12], x.kind, f"{x.weight:.2f}", clip(x.reason, 60))
     state.console.print(table)
 
 
@@ -410,15 +415,15 @@ def memory_graph(state: ShellState, agent: str, out: Path, limit: int) -> None:
                         f"{len(links)} links")  # fmt: skip
 
 
-def reindex_with_progress(client: Client, agent_id: str | None, console: Console) -> int:
+def reindex_with_progress(client: Client, agent_id: str | None, console: Console, files: bool = False) -> int:
     columns = (TextColumn("reindex"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     done = 0
     with Progress(*columns, console=console, transient=False) as progress:
         task = progress.add_task("reindex", total=None)
-        for step in client.reindex(agent_id):
+        for step in client.reindex(agent_id, files=files):
             progress.update(task, completed=step.done, total=step.total)
             done = step.done
-    console.print(f"reindexed {done} notes")
+    console.print(f"reindexed {done} {'files' if files else 'notes'}")
     return done
 
 
@@ -475,7 +480,7 @@ def repl(client: Client, console: Console, history_file: Path) -> None:
         run_command(line, client, console)
 
 
-def _when(value: datetime | None) -> str:
+def when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S") if value else ""
 
 
@@ -483,6 +488,9 @@ def _ms(end: datetime | None, start: datetime) -> str:
     return f"{(end - start).total_seconds() * 1e3:.1f}" if end else ""
 
 
-def _clip(text: str, width: int = 80) -> str:
+def clip(text: str, width: int = 80) -> str:
     text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+from aios import shell_context, shell_fs  # noqa: E402,F401 - registers the ctx and fs command groups

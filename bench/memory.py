@@ -123,6 +123,8 @@ class Question:
     question: str
     evidence_sessions: list[str]
     units: list[Unit]
+    asked_at: float = 0.0
+    """question_date: the reference time (`as_of`) for the question's relative time expressions."""
 
     @property
     def gold(self) -> set[int]:
@@ -163,7 +165,7 @@ def load_questions(data: Path, sessions: dict[str, list[dict[str, Any]]]) -> tup
                 skipped["no user-side has_answer turn"] += 1
                 continue
             kept.append(Question(raw["question_id"], raw["question_type"], raw["question"],
-                                 list(raw["answer_session_ids"]), units))  # fmt: skip
+                                 list(raw["answer_session_ids"]), units, parse_date(raw["question_date"])))  # fmt: skip
     return kept, {k: v for k, v in skipped.items() if v}
 
 
@@ -328,6 +330,7 @@ def run_quality(args: argparse.Namespace, console: Any) -> dict[str, Any]:
     import sqlalchemy as sa
 
     from agents.service import AgentService
+    from aios import lexical
     from aios._db import create_engine, migrate
     from aios.config import LimitsConfig
     from aios.embeddings import Embedder
@@ -335,6 +338,7 @@ def run_quality(args: argparse.Namespace, console: Any) -> dict[str, Any]:
     from memory import MemoryService
     from memory import service as memory_service
     from memory.models import NewNote
+    from memory.temporal import windows_of
 
     load = {"before": loadavg()}
     with console.status("reading LongMemEval"):
@@ -378,7 +382,7 @@ def run_quality(args: argparse.Namespace, console: Any) -> dict[str, Any]:
                     ids += [n.id for n in added]
                     progress.advance(units_task, len(chunk))
                 t1 = time.perf_counter()
-                hits = memory.search(agent.id, q.question, k=SEARCH_K)
+                hits = memory.search(agent.id, q.question, k=SEARCH_K, as_of=q.asked_at)
                 t2 = time.perf_counter()
                 add_s, search_s = add_s + t1 - t0, search_s + t2 - t1
                 position = {note_id: i for i, note_id in enumerate(ids)}
@@ -439,6 +443,7 @@ def run_quality(args: argparse.Namespace, console: Any) -> dict[str, Any]:
         "skipped": skipped,
         "by_type": dict(sorted(types.items())),
         "turns": n_units,
+        "questions_with_time_expression": sum(1 for q in questions if windows_of(q.question, q.asked_at)),
         "gold_turns": sum(len(q.gold) for q in questions),
         "turns_per_question_mean": round(n_units / len(questions), 1),
         "distinct_turn_texts_encoded": len(embedder.vectors),
@@ -447,7 +452,8 @@ def run_quality(args: argparse.Namespace, console: Any) -> dict[str, Any]:
         "session_metric": "turn-derived: an evidence session (answer_session_ids) counts as found when any of "
         "its user turns is among the top 5 turns",
         "event_at": "each note's event_at is its session's date (UTC)",
-        "search": f"MemoryService.search(agent, question, k={SEARCH_K}), default filters, expand_links=False",
+        "search": f"MemoryService.search(agent, question, k={SEARCH_K}, as_of=question_date), default filters, "
+        "expand_links=False",
         "baseline": "all-MiniLM-L6-v2 turn vectors (the ones the memory computed on add), exact cosine in numpy",
     }
     result["diagnostics"] = {
@@ -455,7 +461,7 @@ def run_quality(args: argparse.Namespace, console: Any) -> dict[str, Any]:
         "aios_top5_gold_signals": dict(gold_signal_counts),
         "signals_note": "for each of our top-5 hits: which ranking(s) held it among their candidates",
         "versus_dense_top5": dict(versus_dense),
-        "fusion": f"RRF k={memory_service._RRF_K}, {memory_service._CANDIDATES} candidates a ranking (read from "
+        "fusion": f"RRF k={lexical.RRF_K}, {memory_service._CANDIDATES} candidates a ranking (read from "
         "memory.service at run time)",
         "add_notes_per_s": round(n_units / add_s, 2) if add_s else None,
         "search_ms_mean": round(search_s / len(questions) * 1000, 2),
@@ -790,7 +796,10 @@ def render_section(r: dict[str, Any], json_path: str) -> str:
             f"({p['turns_per_question_mean']} a question), {p['gold_turns']} gold. **Dense baseline**: "
             f"all-MiniLM-L6-v2 cosine top k over the turns (exact, in numpy). **aios**: `MemoryService.search` "
             f"(k={SEARCH_K}) in-process on SQLite FTS5 + Chroma + the same model: dense and bm25 rankings fused by "
-            f"reciprocal rank, blended with retention. Session recall_any@5: {p['session_metric']}.",
+            f'reciprocal rank, blended with retention; a question that names a time ("last week", "in March"; '
+            f"relative to its `question_date`, passed as `as_of`) also ranks the turns of that period "
+            f"({p.get('questions_with_time_expression', '?')} questions do). "
+            f"Session recall_any@5: {p['session_metric']}.",
             "",
             "| Metric | k=1 | k=3 | k=5 | k=10 |",
             "| --- | ---: | ---: | ---: | ---: |",

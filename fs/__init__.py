@@ -1,3 +1,41 @@
-"""The semantic file system (LSFS). Not served yet: FileService.GetStatus reports it unavailable."""
+"""The semantic file system (LSFS): versioned trees of files, findable by meaning."""
 
-__all__: list[str] = []
+from fs.blobs import BlobStore
+from fs.models import (
+    ChangeResult,
+    ChunkHit,
+    FileEvent,
+    FileGroup,
+    FileInfo,
+    FileVersion,
+    PassagePair,
+    RetrieveFilters,
+    RetrieveHit,
+    Summary,
+    Transfer,
+    Tree,
+)
+from fs.semantic import SemanticIndex
+from fs.service import FileService, TreeRef
+from fs.transfer import export_tree, import_dir
+
+__all__ = [
+    "BlobStore",
+    "ChangeResult",
+    "ChunkHit",
+    "FileEvent",
+    "FileGroup",
+    "FileInfo",
+    "FileService",
+    "FileVersion",
+    "PassagePair",
+    "RetrieveFilters",
+    "RetrieveHit",
+    "SemanticIndex",
+    "Summary",
+    "Transfer",
+    "Tree",
+    "TreeRef",
+    "export_tree",
+    "import_dir",
+]

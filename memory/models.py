@@ -78,7 +78,8 @@ class SearchHit:
     score: float
     """The fused score the hits are ranked by (higher is better)."""
     signals: dict[str, float] = field(default_factory=dict)
-    """What scored it: dense (cosine), lexical (engine score), link (from a hit), retention."""
+    """What scored it: dense (cosine), lexical (engine score), link (from a hit), retention, time (how close
+    its event time is to a time the query names, 0-1)."""
 
 
 @dataclass(frozen=True)

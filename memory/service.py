@@ -9,10 +9,11 @@ SQL and Chroma leaves a missing or an extra vector; `reconcile()` repairs both a
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
 from typing import Any
 
 import numpy as np
@@ -20,16 +21,17 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from agents._schema import agents
+from aios import text as extract
 from aios.config import LimitsConfig
 from aios.embeddings import Embedder
 from aios.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from aios.lexical import Lexical, body, rrf
 from aios.vectors import VectorIndex
-from memory import enrich
-from memory._lexical import Lexical, body
 from memory._schema import note_links, note_shares, note_versions, notes
 from memory.consolidation import PROFILE, SUMMARY, ConsolidationReport, extractive_summary, group_related, profile_text
 from memory.enrichment import Enricher, EnrichmentResult
 from memory.forgetting import ForgettingConfig, retention, strengthened
+from memory.linking import LLM_REASON_PREFIX, judge_links, neighbour_changes, pick_candidates
 from memory.models import (
     Link,
     MemoryStats,
@@ -41,6 +43,7 @@ from memory.models import (
     SearchFilters,
     SearchHit,
 )
+from memory.temporal import Window, proximity, windows_of
 
 __all__ = ["MemoryService"]
 
@@ -50,10 +53,14 @@ _REINDEX_BATCH = 256
 _MAX_KEY, _MAX_VALUE, _MAX_TAGS, _MAX_TAG = 128, 4096, 32, 64
 # Small k: a note ranked first by one signal beats one ranked 50th by both (k=60 flattened the fusion;
 # on LongMemEval dev turn recall@5 went 0.705 -> 0.770 with k=5).
-_RRF_K = 5
 _CANDIDATES = 50
 _LINK_CANDIDATES = 5
+# The LLM sees few candidates (short prompts for a small model), each at least this similar to the note.
+_JUDGE_CANDIDATES, _JUDGE_POOL, _JUDGE_FLOOR = 3, 10, 0.4
 _SCOPES = ("own", "shared", "all")
+# How much a query's time expression re-ranks: a note far from the named time keeps (1 - this) of its score.
+_TIME_WEIGHT = 0.5
+_PERIOD_NOTES = 500  # notes of a named period ranked by cosine (the third ranking), at most
 
 
 def _collection(agent_id: str) -> str:
@@ -78,7 +85,9 @@ class MemoryService:
         self._clock = clock
         self.forgetting = forgetting or ForgettingConfig()
         self.link_threshold = link_threshold
-        self._lexical = Lexical(engine.dialect.name)
+        self.time_weight = _TIME_WEIGHT
+        self.period_ranking = True
+        self._lexical = Lexical(engine.dialect.name, notes, "notes_fts", "note_id", pg_body="search_body")
         # Recalls strengthen notes; they are written in batches, not one fsync'd transaction per search.
         self._recalls: dict[str, tuple[int, float]] = {}
         self._recall_lock = threading.Lock()
@@ -89,7 +98,7 @@ class MemoryService:
         """Refine notes with the kernel's LLM from now on (background priority), resuming pending ones;
         consolidation summaries use it too."""
         self._llm = llm
-        self._enricher = Enricher(llm, self._enrichment_input, self._apply_enrichment)
+        self._enricher = Enricher(llm, self._enrichment_input, self._apply_enrichment, self._judge_links)
         self._enricher.start()
         with self._engine.connect() as conn:
             pending = list(conn.execute(sa.select(notes.c.id).where(notes.c.enrichment == "llm_pending")).scalars())
@@ -144,14 +153,18 @@ class MemoryService:
                 conn.execute(sa.insert(note_shares), shares)
             self._lexical.put(conn, [(r["id"], _search_text(r)) for r in rows])
         self._vectors.upsert(_collection(agent_id), [r["id"] for r in rows], vectors)
-        self._link_new(agent_id, rows, vectors, now)
+        # With the LLM on, its judgement (after the write) replaces the similarity links and does the evolution.
+        judged = {r["id"] for r in rows if r["category"] != PROFILE} if self._enricher is not None else set()
+        self._link_new(agent_id, rows, vectors, now, judged)
         if self._enricher is not None:
             self._enricher.submit([r["id"] for r in rows if r["enrichment"] == "llm_pending"])
+            self._enricher.submit([r["id"] for r in rows if r["enrichment"] != "llm_pending" and r["id"] in judged],
+                                  enrich=False)  # fmt: skip
         return self.get_many(agent_id, [r["id"] for r in rows])
 
     def _new_row(self, agent_id: str, n: NewNote, now: float) -> dict[str, Any]:
         enrichment = "llm_pending" if self._enricher is not None and n.keywords is None else "extractive"
-        keywords = n.keywords if n.keywords is not None else enrich.keywords_of(n.content)
+        keywords = n.keywords if n.keywords is not None else extract.keywords_of(n.content)
         return {
             "id": uuid.uuid4().hex,
             "agent_id": agent_id,
@@ -160,8 +173,8 @@ class MemoryService:
             "created_at": now,
             "updated_at": now,
             "keywords": keywords,
-            "context": n.context if n.context is not None else enrich.context_of(n.content),
-            "tags": n.tags if n.tags is not None else enrich.tags_of(keywords),
+            "context": n.context if n.context is not None else extract.context_of(n.content),
+            "tags": n.tags if n.tags is not None else extract.tags_of(keywords),
             "category": n.category,
             "event_at": n.event_at,
             "last_accessed": now,
@@ -188,8 +201,10 @@ class MemoryService:
             "created_at": now,
         }
 
-    def _link_new(self, agent_id: str, rows: list[dict[str, Any]], vectors: np.ndarray, now: float) -> None:
-        """Link each new note to its nearest notes above the threshold, and evolve their tags (A-MEM)."""
+    def _link_new(self, agent_id: str, rows: list[dict[str, Any]], vectors: np.ndarray, now: float,
+                  deferred: Container[str] = ()) -> None:  # fmt: skip
+        """Link each new note to its nearest notes above the threshold, and evolve their tags (A-MEM);
+        notes in `deferred` get provisional links only (the LLM's judgement comes later)."""
         if not rows:
             return
         new_ids = {r["id"] for r in rows}
@@ -217,7 +232,7 @@ class MemoryService:
                             "created_at": now,
                         }
                     )
-                    if other_id not in new_ids:
+                    if other_id not in new_ids and row["id"] not in deferred:
                         self._evolve(conn, other, row, shared, now)
             if links:
                 conn.execute(sa.insert(note_links), links)
@@ -228,6 +243,70 @@ class MemoryService:
         added = [k.replace(" ", "-") for k in shared if k.replace(" ", "-") not in tags][: max(0, 8 - len(tags))]
         if added:
             self._write_version(conn, old, {"tags": tags + added}, f"evolution:{new['id']}", now)
+
+    def _judge_links(self, note_id: str) -> None:
+        """The LLM's link judgement for a new note (memory/linking.py). Its links replace the provisional
+        similarity links and the context/tags it proposes update the linked neighbours (new versions caused
+        by the note, so `undo_evolution` reverts them). On a bad reply the similarity links stand and the
+        neighbours evolve as they would have without an LLM."""
+        with self._engine.connect() as conn:
+            row = conn.execute(sa.select(notes).where(notes.c.id == note_id)).first()
+            candidates = self._link_candidates(conn, row) if row is not None else []
+        if row is None:
+            return
+        judged = None
+        if candidates and self._llm is not None:
+            judged = judge_links(self._llm, row.agent_id, row.content, [c.content for c, _ in candidates])
+        now = self._clock()
+        with self._engine.begin() as conn:
+            if conn.execute(sa.select(notes.c.id).where(notes.c.id == note_id)).first() is None:
+                return
+            mine = sa.and_(note_links.c.from_id == note_id, note_links.c.kind == "related")
+            provisional = conn.execute(sa.select(note_links).where(mine, note_links.c.reason.like("cosine%"))).all()
+            if judged is None:
+                for link in provisional:
+                    other = conn.execute(sa.select(notes).where(notes.c.id == link.to_id)).first()
+                    if other is not None:
+                        shared = [k for k in row.keywords if k in set(other.keywords)]
+                        self._evolve(conn, other, {"id": note_id}, shared, now)
+                return
+            conn.execute(sa.delete(note_links).where(mine, note_links.c.reason.like("cosine%")))
+            kept = set(conn.execute(sa.select(note_links.c.to_id).where(note_links.c.from_id == note_id)).scalars())
+            links = []
+            for j in judged:
+                candidate, similarity = candidates[j.candidate]
+                other = conn.execute(sa.select(notes).where(notes.c.id == candidate.id)).first()
+                if other is None or other.id in kept:
+                    continue  # gone meanwhile, or the agent linked it already
+                links.append({"from_id": note_id, "to_id": other.id, "kind": "related",
+                              "reason": LLM_REASON_PREFIX + j.reason, "weight": round(similarity, 4),
+                              "created_at": now})  # fmt: skip
+                changes = neighbour_changes(list(other.tags), other.context, j)
+                if changes:
+                    self._write_version(conn, other, changes, f"evolution:{note_id}", now)
+                else:
+                    shared = [k for k in row.keywords if k in set(other.keywords)]
+                    self._evolve(conn, other, {"id": note_id}, shared, now)
+            if links:
+                conn.execute(sa.insert(note_links), links)
+
+    def _link_candidates(self, conn: Connection, row: sa.Row) -> list[tuple[sa.Row, float]]:
+        """Hybrid search (dense + lexical, fused) over the owner's live notes for the note's own text:
+        the best few with their cosine to it."""
+        collection = _collection(row.agent_id)
+        vector = self._vectors.embeddings(collection, [row.id]).get(row.id)
+        if vector is None:
+            return []
+        where = sa.and_(notes.c.agent_id == row.agent_id, notes.c.archived_at.is_(None), notes.c.id != row.id,
+                        notes.c.category != PROFILE)  # fmt: skip
+        dense = dict(self._vectors.query(collection, vector, _JUDGE_POOL + 1))
+        lexical = dict(self._lexical.search(conn, where, row.content, _JUDGE_POOL))
+        rows = {r.id: r for r in conn.execute(sa.select(notes).where(notes.c.id.in_([*dense, *lexical]), where))}
+        cosine = {i: dense[i] for i in dense if i in rows}
+        missing = [i for i in rows if i not in cosine]
+        cosine.update({i: float(np.dot(v, vector)) for i, v in self._vectors.embeddings(collection, missing).items()})
+        fused = rrf(dense=cosine, lexical={i: lexical[i] for i in lexical if i in rows})
+        return [(rows[i], cosine[i]) for i in pick_candidates(fused, cosine, _JUDGE_CANDIDATES, _JUDGE_FLOOR)]
 
     def _write_version(
         self, conn: Connection, row: sa.Row, changes: dict[str, Any], cause: str, now: float
@@ -452,11 +531,16 @@ class MemoryService:
         return visible, [link for link in found if link.from_id in ids and link.to_id in ids]
 
     def search(
-        self, agent_id: str, query: str, k: int = 10, filters: SearchFilters | None = None, expand_links: bool = False
-    ) -> list[SearchHit]:
+        self, agent_id: str, query: str, k: int = 10, filters: SearchFilters | None = None, expand_links: bool = False,
+        as_of: float | None = None,
+    ) -> list[SearchHit]:  # fmt: skip
         """Hybrid search: dense and lexical rankings fused (RRF), optionally one hop over links,
-        blended with retention. Each hit says which signals scored it; returned notes count as recalled."""
+        blended with retention and, when the query names a time ("last week", "in May"; relative to `as_of`,
+        default now), with the closeness of each note's event time to it (memory/temporal.py). Each hit says
+        which signals scored it; returned notes count as recalled."""
         filters = filters or SearchFilters()
+        if as_of is not None and not math.isfinite(as_of):
+            raise InvalidArgument("as_of must be a finite time")
         if not query.strip():
             raise InvalidArgument("query must not be empty")
         self._check_text(query, "query")
@@ -475,14 +559,25 @@ class MemoryService:
             lexical = dict(self._lexical.search(conn, where, query, max(_CANDIDATES, k * 3)))
             candidates = list(dict.fromkeys([*dense, *lexical]))
             rows = {r.id: r for r in conn.execute(sa.select(notes).where(notes.c.id.in_(candidates), where))}
-            fused = _rrf({i: dense[i] for i in dense if i in rows}, {i: lexical[i] for i in lexical if i in rows})
             now = self._clock()
+            windows = windows_of(query, now if as_of is None else as_of)
+            period = self._in_period(conn, agent_id, where, windows, vector, dense, rows) if windows else {}
+            fused = rrf(
+                dense={i: dense[i] for i in dense if i in rows},
+                lexical={i: lexical[i] for i in lexical if i in rows},
+                **({"period": period} if period else {}),
+            )
             hits = {}
             for note_id, (score, signals) in fused.items():
+                signals.pop("period", None)  # its score is the dense cosine; "time" says how close the note is
                 row = rows[note_id]
                 r = self._retention(row, now)
                 w = self.forgetting.rank_weight
                 hits[note_id] = (score * (1 - w + w * r), {**signals, "retention": r})
+                if windows:
+                    t = proximity(row.event_at if row.event_at is not None else row.created_at, windows)
+                    tw = self.time_weight
+                    hits[note_id] = (hits[note_id][0] * (1 - tw + tw * t), {**hits[note_id][1], "time": t})
             top = sorted(hits, key=lambda i: -hits[i][0])[:k]
             if expand_links:  # the top k, then up to k notes linked to them
                 top += self._expand(conn, hits, rows, where, top)[:k]
@@ -490,6 +585,25 @@ class MemoryService:
         result = [SearchHit(self._note(rows[i], shared.get(i, []), now), hits[i][0], hits[i][1]) for i in top]
         self._recalled([h.note.id for h in result if h.note.agent_id == agent_id], now)
         return result
+
+    def _in_period(
+        self, conn: Connection, agent_id: str, where: sa.ColumnElement[bool], windows: list[Window],
+        vector: np.ndarray, dense: dict[str, float], rows: dict[str, sa.Row],
+    ) -> dict[str, float]:  # fmt: skip
+        """A third ranking when the query names a time: the agent's notes of that period by cosine to the query,
+        so a note of the named day ranks even when the whole memory holds closer matches from other times."""
+        if not self.period_ranking:
+            return {}
+        when = sa.func.coalesce(notes.c.event_at, notes.c.created_at)
+        inside = sa.or_(*[sa.and_(when >= start, when < end) for start, end in windows])
+        found = {r.id: r for r in conn.execute(sa.select(notes).where(where, inside).limit(_PERIOD_NOTES))}
+        rows.update(found)
+        cosine = {i: dense[i] for i in found if i in dense}
+        own = [i for i, r in found.items() if i not in cosine and r.agent_id == agent_id]
+        cosine.update(
+            {i: float(np.dot(v, vector)) for i, v in self._vectors.embeddings(_collection(agent_id), own).items()}
+        )
+        return dict(sorted(cosine.items(), key=lambda kv: -kv[1])[:_CANDIDATES])
 
     def _expand(
         self,
@@ -886,13 +1000,3 @@ class MemoryService:
 
 def _search_text(row: dict[str, Any]) -> str:
     return body(row["content"], row["keywords"], row["tags"], row["context"])
-
-
-def _rrf(dense: dict[str, float], lexical: dict[str, float]) -> dict[str, tuple[float, dict[str, float]]]:
-    """Reciprocal-rank fusion of two rankings; keeps each signal's raw score."""
-    fused: dict[str, tuple[float, dict[str, float]]] = {}
-    for name, scores in (("dense", dense), ("lexical", lexical)):
-        for rank, note_id in enumerate(sorted(scores, key=lambda i: -scores[i])):
-            total, signals = fused.get(note_id, (0.0, {}))
-            fused[note_id] = (total + 1.0 / (_RRF_K + rank + 1), {**signals, name: scores[note_id]})
-    return fused

@@ -10,7 +10,9 @@ import asyncio
 import enum
 import functools
 import logging
-from collections.abc import AsyncIterator, Callable
+import queue as queue_mod
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +21,7 @@ import grpc
 from agents import AgentService, Principal
 from aios.errors import (
     AiosError,
+    Cancelled,
     FailedPrecondition,
     InvalidArgument,
     PermissionDenied,
@@ -27,7 +30,7 @@ from aios.errors import (
 from syscalls.queues import Job, ResourceQueue
 from syscalls.records import SyscallTable
 
-__all__ = ["Access", "Caller", "SyscallRuntime", "server_stream", "unary"]
+__all__ = ["Access", "Caller", "SyscallRuntime", "client_stream", "server_stream", "unary"]
 
 log = logging.getLogger("aios.syscalls")
 
@@ -152,6 +155,66 @@ def server_stream(kind: str, resource: str, access: Access = Access.AGENT) -> Ca
             finally:
                 if task is not None and not task.done():
                     task.cancel()
+
+        return handler
+
+    return decorate
+
+
+_END = object()
+_INBOX = 4  # client messages buffered ahead of the handler: gRPC flow control holds back the rest
+
+
+def client_stream(kind: str, resource: str, access: Access = Access.AGENT) -> Callable[..., Any]:
+    """For `fn(self, messages, caller)`: `messages` is a blocking iterator over what the client streams,
+    read by the handler's worker thread as it goes (a large upload is never held in memory whole)."""
+
+    def decorate(fn: Callable[[Any, Iterator[Any], Caller], Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        async def handler(self: Any, request_iterator: Any, context: grpc.aio.ServicerContext) -> Any:
+            pump: asyncio.Future[Any] | None = None
+            try:
+                principal, record, queue = await self.runtime.admit(context, kind, resource, access)
+                inbox: queue_mod.Queue[Any] = queue_mod.Queue(_INBOX)
+                abandoned = threading.Event()  # the handler finished early: stop feeding it
+
+                def put(item: Any) -> None:
+                    while not abandoned.is_set():
+                        try:
+                            return inbox.put(item, timeout=0.2)
+                        except queue_mod.Full:
+                            continue
+
+                async def forward() -> None:
+                    try:
+                        async for message in request_iterator:
+                            await asyncio.to_thread(put, message)
+                        await asyncio.to_thread(put, _END)
+                    except Exception as exc:
+                        await asyncio.to_thread(put, Cancelled(f"the client stream of {kind} broke off: {exc!r}"))
+
+                def messages(job: Any) -> Iterator[Any]:
+                    while True:
+                        try:
+                            item = inbox.get(timeout=0.2)
+                        except queue_mod.Empty:
+                            if job.stopped():
+                                raise Cancelled(f"{kind} was cancelled") from None
+                            continue
+                        if item is _END:
+                            return
+                        if isinstance(item, BaseException):
+                            raise item
+                        yield item
+
+                pump = asyncio.ensure_future(forward())
+                return await queue.run(record, lambda job: fn(self, messages(job), Caller(principal, job)))
+            except Exception as exc:
+                await _abort(context, kind, exc)
+            finally:
+                if pump is not None:
+                    abandoned.set()
+                    pump.cancel()
 
         return handler
 

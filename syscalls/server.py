@@ -2,53 +2,44 @@
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Sequence
+from typing import Any
+
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from agents import AgentService
-from aios._proto.aios.v1 import admin_pb2, admin_pb2_grpc, llm_pb2, llm_pb2_grpc, memory_pb2, memory_pb2_grpc
 from aios.errors import Unavailable
-from aios.llm import LLMService
-from memory import MemoryService
-from syscalls.dispatch import SyscallRuntime
-from syscalls.servicers import AdminServicer, LLMServicer, MemoryServicer, unavailable_servicers
 
 __all__ = ["SyscallServer"]
 
 
+def _service_of(servicer: Any) -> tuple[Any, str]:
+    """(add_<Service>Servicer_to_server, full service name) for an instance of a generated servicer base."""
+    base = next(c for c in type(servicer).__mro__ if c.__module__.endswith("_pb2_grpc"))
+    stubs = importlib.import_module(base.__module__)
+    messages = importlib.import_module(base.__module__.removesuffix("_grpc"))
+    service = base.__name__.removesuffix("Servicer")
+    return getattr(stubs, f"add_{base.__name__}_to_server"), messages.DESCRIPTOR.services_by_name[service].full_name
+
+
 class SyscallServer:
-    def __init__(
-        self,
-        runtime: SyscallRuntime,
-        agents: AgentService,
-        memory: MemoryService,
-        llm: LLMService,
-        host: str,
-        port: int,
-        max_message_bytes: int,
-    ) -> None:
+    def __init__(self, servicers: Sequence[Any], host: str, port: int, max_message_bytes: int) -> None:
         self._server = grpc.aio.server(
             options=[
                 ("grpc.max_receive_message_length", max_message_bytes),
                 ("grpc.max_send_message_length", max_message_bytes),
             ]
         )
-        admin_pb2_grpc.add_AdminServiceServicer_to_server(AdminServicer(runtime, agents, memory), self._server)
-        memory_pb2_grpc.add_MemoryServiceServicer_to_server(MemoryServicer(runtime, memory), self._server)
-        llm_pb2_grpc.add_LLMServiceServicer_to_server(LLMServicer(runtime, llm, agents), self._server)
-        for servicer, add in unavailable_servicers(runtime):
+        names = []
+        for servicer in servicers:
+            add, name = _service_of(servicer)
             add(servicer, self._server)
+            names.append(name)
         self.health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self._server)
-        names = [
-            d.full_name
-            for module in (admin_pb2, memory_pb2, llm_pb2)
-            for d in module.DESCRIPTOR.services_by_name.values()
-        ] + [
-            "aios.v1.FileService", "aios.v1.ContextService",
-            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME,
-        ]  # fmt: skip
+        names += [health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME]
         self.service_names = names
         reflection.enable_server_reflection(names, self._server)
         try:

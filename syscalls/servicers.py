@@ -11,8 +11,6 @@ from aios._proto.aios.v1 import (
     admin_pb2,
     admin_pb2_grpc,
     common_pb2,
-    context_pb2_grpc,
-    files_pb2_grpc,
     llm_pb2,
     llm_pb2_grpc,
     memory_pb2,
@@ -20,21 +18,25 @@ from aios._proto.aios.v1 import (
 )
 from aios.errors import InvalidArgument
 from aios.llm import LLMService
+from fs import FileService
 from memory import MemoryService
 from syscalls import convert
 from syscalls.dispatch import Access, Caller, SyscallRuntime, server_stream, unary
 
-__all__ = ["AdminServicer", "LLMServicer", "MemoryServicer", "unavailable_servicers"]
+__all__ = ["AdminServicer", "LLMServicer", "MemoryServicer"]
 
 _DEFAULT_K = 10
 _MAX_PS = 1000
 
 
 class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
-    def __init__(self, runtime: SyscallRuntime, agents: AgentService, memory: MemoryService) -> None:
+    def __init__(
+        self, runtime: SyscallRuntime, agents: AgentService, memory: MemoryService, files: FileService
+    ) -> None:
         self.runtime = runtime
         self._agents = agents
         self._memory = memory
+        self._files = files
         self._started = time.time()
 
     @unary("admin.identity", "admin", Access.ANY)
@@ -83,6 +85,13 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
     @server_stream("admin.reindex", "memory", Access.ADMIN)
     def Reindex(self, request: admin_pb2.ReindexRequest, caller: Caller, emit: Callable[[Any], None]) -> None:
         agent_id = request.agent_id or None
+        if request.files:
+            if agent_id is not None:
+                raise InvalidArgument("the file index is rebuilt whole: leave agent_id empty")
+            self._files.index.reindex(
+                lambda done, total: emit(admin_pb2.ReindexProgress(done=done, total=total)), caller.job.stopped
+            )
+            return
         if agent_id is not None:
             self._agents.get(agent_id)
         emit(admin_pb2.ReindexProgress(done=0, total=self._memory.count(agent_id)))
@@ -121,7 +130,8 @@ class MemoryServicer(memory_pb2_grpc.MemoryServiceServicer):
     def SearchNotes(self, request: memory_pb2.SearchNotesRequest, caller: Caller) -> Any:
         filters = convert.from_proto_filters(request)
         hits = self._memory.search(caller.agent_id, request.query, request.k or _DEFAULT_K, filters,
-                                   expand_links=request.expand_links)  # fmt: skip
+                                   expand_links=request.expand_links,
+                                   as_of=convert.from_timestamp(request, "as_of"))  # fmt: skip
         return memory_pb2.SearchNotesResponse(hits=[convert.to_proto_search_hit(h) for h in hits])
 
     @unary("memory.update", "memory")
@@ -279,27 +289,3 @@ class LLMServicer(llm_pb2_grpc.LLMServiceServicer):
 def _require(value: str, name: str) -> None:
     if not value:
         raise InvalidArgument(f"{name} is required")
-
-
-def _status_servicer(base: type, name: str, resource: str, detail: str) -> type:
-    @unary(f"{resource}.status", resource, Access.ANY)
-    def GetStatus(self: Any, request: common_pb2.GetStatusRequest, caller: Caller) -> Any:
-        return common_pb2.SubsystemStatus(name=name, available=False, detail=detail)
-
-    def __init__(self: Any, runtime: SyscallRuntime) -> None:
-        self.runtime = runtime
-
-    return type(f"{base.__name__}Impl", (base,), {"__init__": __init__, "GetStatus": GetStatus})
-
-
-def unavailable_servicers(runtime: SyscallRuntime) -> list[tuple[Any, Callable[..., None]]]:
-    """Subsystems whose syscalls have not landed yet: they answer GetStatus with available=false."""
-    specs = [
-        (files_pb2_grpc, "FileService", "files", "fs", "the semantic file system is not in this kernel yet"),
-        (context_pb2_grpc, "ContextService", "context", "context", "context paging is not in this kernel yet"),
-    ]
-    return [
-        (_status_servicer(getattr(mod, f"{svc}Servicer"), name, res, detail)(runtime),
-         getattr(mod, f"add_{svc}Servicer_to_server"))
-        for mod, svc, name, res, detail in specs
-    ]  # fmt: skip

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from aios.config import LimitsConfig
 from aios.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from aios.kernel import Kernel
+from aios.text import context_of, keywords_of
 from memory import (
     ForgettingConfig,
     MemoryService,
@@ -24,7 +25,6 @@ from memory import (
     retention,
     strengthened,
 )
-from memory.enrich import context_of, keywords_of
 
 DAY = 86_400.0
 

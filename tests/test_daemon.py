@@ -155,3 +155,60 @@ def test_bad_config_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "aios.toml").write_text("port = 1\nbogus = 2\n")
     proc = subprocess.run(AIOS + ["serve", "--data-dir", str(tmp_path)], capture_output=True, text=True, timeout=60)
     assert proc.returncode != 0 and "unknown config keys: bogus" in proc.stderr
+
+
+def test_kill_9_keeps_acknowledged_file_versions_and_repairs_the_file_index(daemon: Daemon) -> None:
+    daemon.start()
+    with Client(daemon.target, daemon.token) as admin:
+        creds = admin.create_agent("filer")
+    with Client(daemon.target, creds.token) as agent:
+        acked = [
+            agent.write_file(f"/notes/{i}.txt", f"acknowledged file number {i} about topic {i}") for i in range(20)
+        ]
+        acked.append(agent.write_file("/notes/3.txt", "the third file, rewritten: the harbour opens at dawn"))
+        _wait_until_found(agent, "when does the harbour open?", "/notes/3.txt")
+    daemon.stop(signal.SIGKILL)
+
+    # The crash window between Chroma and SQL: one file's vectors missing, one stray vector left over.
+    SharedSystemClient.clear_system_cache()
+    client = chromadb.PersistentClient(
+        path=str(daemon.data_dir / "chroma"), settings=Settings(anonymized_telemetry=False)
+    )
+    (name,) = [c.name for c in client.list_collections() if c.name.startswith("fs_")]
+    collection = client.get_collection(name)
+    collection.delete(ids=[i for i in collection.get(include=[])["ids"] if "-2-" in i])  # version 2 of /notes/3.txt
+    collection.upsert(ids=["stray"], embeddings=np.full((1, 384), 1 / np.sqrt(384), dtype=np.float32))
+    del collection, client
+
+    daemon.start()
+    with Client(daemon.target, creds.token) as agent:
+        assert daemon.token and _wait_idle(agent)
+        for info in acked:
+            assert agent.stat(info.path, version=info.version).sha256 == info.sha256
+        assert agent.read_file("/notes/3.txt").startswith(b"the third file")
+        _wait_until_found(agent, "when does the harbour open?", "/notes/3.txt")
+    daemon.stop()
+    SharedSystemClient.clear_system_cache()
+    stored = chromadb.PersistentClient(
+        path=str(daemon.data_dir / "chroma"), settings=Settings(anonymized_telemetry=False)
+    )
+    ids = set(stored.get_collection(name).get(include=[])["ids"])
+    assert "stray" not in ids and any("-2-" in i for i in ids)  # the missing vectors were written again
+
+
+def _wait_idle(agent: Client) -> bool:
+    deadline = time.time() + 60
+    while "waiting to be indexed" in agent.status("files").detail and time.time() < deadline:
+        time.sleep(0.2)
+    return True
+
+
+def _wait_until_found(agent: Client, query: str, path: str) -> None:
+    """Indexing follows the write asynchronously: poll until retrieve finds `path` first (or fail)."""
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        hits = agent.retrieve(query, k=1)
+        if hits and hits[0].file.path == path:
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"{path} was not found for {query!r} within 60 s")

@@ -13,6 +13,10 @@ EXPECTED = {
         "NoteVersion", "QueueStats", "ReindexProgress",
         "SchedulerEvent", "SchedulerState", "SearchHit", "SubsystemStatus", "Syscall", "Timing", "Usage",
         "WaitingRequest",
+        "AssembledContext", "ContextChunk", "ContextEvent", "ContextMessage", "ContextReply", "ContextSection",
+        "ContextStats", "ContextUpdate", "CoreBlock", "KVSwap", "Pressure", "RecallHit", "RecalledItem",
+        "FileChange", "FileEvent", "FileGroup", "FileHit", "FileInfo", "FileSummary", "FileTree", "FileVersion",
+        "Passage", "PassagePair", "TransferProgress", "RemoteFile",
     ],
     "aios.llm": [
         "AgentLLMStats", "ChatMessage", "Completion", "JobClass", "LLMCore", "LLMRequest", "LLMService",
@@ -25,15 +29,23 @@ EXPECTED = {
         "Unimplemented", "InternalError", "error_for_code",
     ],
     "agents": ["Agent", "AgentService", "Principal"],
+    "fs": [
+        "BlobStore", "ChangeResult", "ChunkHit", "FileEvent", "FileGroup", "FileInfo", "FileService", "FileVersion",
+        "PassagePair", "RetrieveFilters", "RetrieveHit", "SemanticIndex", "Summary", "Transfer", "Tree", "TreeRef",
+        "export_tree", "import_dir",
+    ],
     "memory": [
         "ForgettingConfig", "Link", "MemoryService", "MemoryStats", "NewNote", "Note", "NoteUpdate", "NoteVersion",
         "RepairReport", "SearchFilters", "SearchHit", "retention", "strengthened",
+    ],
+    "memory.context": [
+        "AssembledContext", "ContextEvent", "ContextMessage", "ContextService", "ContextStats", "ContextUpdate",
+        "CoreBlock", "Pressure", "RecallHit", "RecalledItem", "Section", "TurnResult",
     ],
     "syscalls": [
         "Access", "Caller", "Job", "ResourceQueue", "SyscallRecord", "SyscallRuntime", "SyscallServer",
         "SyscallStatus", "SyscallTable",
     ],
-    "fs": [],
 }  # fmt: skip
 
 

@@ -176,16 +176,15 @@ def test_ps_and_stats_track_syscalls(admin: Client) -> None:
     mine = next(a for a in stats.agents if a.agent_id == me)
     assert (mine.syscalls, mine.failed) == (4, 1)
     assert mine.mean_turnaround_ms >= mine.mean_waiting_ms >= 0
-    assert {q.resource for q in stats.queues} == {"memory", "llm", "fs", "context", "admin"}
+    assert {q.resource for q in stats.queues} == {"memory", "llm", "fs", "watch", "context", "admin"}
     assert stats.notes == 2 and stats.agents_registered == 1
 
 
-def test_subsystems_not_yet_served_say_so(admin: Client) -> None:
+def test_every_subsystem_reports_its_status(admin: Client) -> None:
     with _agent_client(admin, "s") as agent:
-        for name in ("files", "context"):
+        for name in ("files", "llm", "context"):
             status = agent.status(name)
-            assert status.name == name and status.available is False and status.detail
-        assert agent.status("llm").available is True
+            assert status.name == name and status.available is True and status.detail
 
 
 def _grpcurl() -> str:
@@ -233,10 +232,12 @@ def test_prometheus_metrics_endpoint(sqlite_kernel: Kernel, admin: Client) -> No
         me = agent.whoami().agent_id
         agent.add_note("metrics are scraped")
         agent.chat([("user", "Hi")], max_tokens=4)
+        agent.write_file("/metrics.txt", "counted")
     base = f"http://127.0.0.1:{sqlite_kernel.metrics_port}"
     text = httpx.get(f"{base}/metrics").text
     assert "# TYPE aios_syscalls_total counter" in text
-    assert f'aios_syscalls_total{{agent="{me}"}} 3' in text  # whoami, add, chat
+    assert f'aios_syscalls_total{{agent="{me}"}} 4' in text  # whoami, add, chat, write
+    assert "aios_files 1" in text and "aios_fs_index_backlog" in text
     assert 'aios_queue_waiting{resource="memory"} 0' in text and "aios_notes 1" in text
     assert f'aios_llm_requests_total{{agent="{me}"}} 1' in text and "aios_llm_jain_fairness" in text
     assert httpx.get(f"{base}/other").status_code == 404

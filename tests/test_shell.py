@@ -126,3 +126,36 @@ def test_memory_commands_and_graph(sqlite_kernel: Kernel, tmp_path: Path) -> Non
     assert "->" in (tmp_path / "graph.dot").read_text()
     svg = (tmp_path / "graph.svg").read_text()
     assert svg.count('class="note"') == 2 if shutil.which("dot") is None else svg.startswith("<?xml")
+
+
+def test_fs_commands(sqlite_kernel: Kernel, tmp_path: Path) -> None:
+    def ok(command: str) -> str:
+        code, out = shell(sqlite_kernel, command)
+        assert code == 0 and "error" not in out.lower().split(":")[0], out
+        return out
+
+    ok("agents create filer")
+    ok("fs write filer /docs/plan.md 'Ship the beta on Friday'")
+    ok("fs write filer /docs/plan.md 'Ship the beta on Monday'")
+    assert "/docs/plan.md" in ok("fs ls filer / -r")
+    assert "Monday" in ok("fs cat filer /docs/plan.md") and "Friday" in ok("fs cat filer /docs/plan.md -v 1")
+    assert "+Ship the beta on Monday" in ok("fs diff filer /docs/plan.md 1 2")
+    ok("fs cp filer /docs/plan.md /docs/copy.md")
+    ok("fs mv filer /docs/copy.md /archive/copy.md")
+    ok("fs rm filer /archive -r")
+    log = ok("fs log filer /")
+    assert "delete" in log and "move" in log and "copy" in log
+    restored = ok("fs rollback filer /docs/plan.md -v 1")
+    assert "version 3" in restored and "Friday" in ok("fs cat filer /docs/plan.md")
+    assert sqlite_kernel.files is not None and sqlite_kernel.files.index.wait_idle(60)
+    assert "/docs/plan.md" in ok("fs find filer when is the release")
+    assert "plan.md" in ok("fs summarize filer /docs/plan.md")
+    assert "~" in ok("fs trees filer")
+    source = tmp_path / "src"
+    (source / "sub").mkdir(parents=True)
+    (source / "sub" / "a.txt").write_text("alpha")
+    assert "imported 1 files" in ok(f"fs import filer {source} /in")
+    assert "exported" in ok(f"fs export filer {tmp_path / 'out'} /in")
+    assert (tmp_path / "out" / "sub" / "a.txt").read_text() == "alpha"
+    code, out = shell(sqlite_kernel, "fs cat filer ../etc/passwd")
+    assert code != 0 and "invalid_argument" in out

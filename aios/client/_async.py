@@ -1,12 +1,22 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
-from typing import Any
+from collections.abc import AsyncIterator, Iterable, Mapping
+from datetime import datetime
+from typing import Any, BinaryIO
 
 import grpc
 
 from aios.client import _types as t
-from aios.client._base import _CHANNEL_OPTIONS, BaseClient, Messages, Op, Stubs, map_errors
+from aios.client._base import (
+    _CHANNEL_OPTIONS,
+    BaseClient,
+    Messages,
+    Op,
+    Stubs,
+    _payload_chunks,
+    _small_payload,
+    map_errors,
+)
 
 __all__ = ["AsyncClient"]
 
@@ -59,7 +69,8 @@ class AsyncClient(BaseClient):
 
     async def search(self, query: str, k: int = 10, **options: Any) -> list[t.SearchHit]:
         """Hybrid search. `options`: tags, category, created_after/before, event_after/before (datetime or
-        epoch seconds), scope (own | shared | all), include_archived, expand_links."""
+        epoch seconds), scope (own | shared | all), include_archived, expand_links, as_of (the reference time for
+        time expressions in the query such as "last week"; default now)."""
         return await self._call(self._search(query, k, options))
 
     async def update_note(self, note_id: str, **fields: Any) -> t.Note:
@@ -171,8 +182,179 @@ class AsyncClient(BaseClient):
     async def set_quota(self, agent_id: str, tokens_per_minute: int) -> None:
         await self._call(self._set_quota(agent_id, tokens_per_minute))
 
-    async def reindex(self, agent_id: str | None = None) -> AsyncIterator[t.ReindexProgress]:
-        op = self._reindex(agent_id)
+    async def reindex(self, agent_id: str | None = None, *, files: bool = False) -> AsyncIterator[t.ReindexProgress]:
+        op = self._reindex(agent_id, files)
         with map_errors():
             async for message in op.method(op.request, metadata=self._metadata, timeout=None):
+                yield op.parse(message)
+
+    # -- context paging ----------------------------------------------------------------------------
+
+    async def append_message(self, content: str, role: str = "user") -> t.ContextUpdate:
+        """Append one message to the caller's context (no generation); a user message pages relevant memories in."""
+        return await self._call(self._append_messages([(role, content)]))
+
+    async def append_messages(self, messages: Messages) -> t.ContextUpdate:
+        """Append messages in order, in one call; old ones are paged out as the window fills."""
+        return await self._call(self._append_messages(messages))
+
+    async def chat_with_context(self, content: str, **sampling: Any) -> t.ContextReply:
+        """Append a user message, assemble the window, generate and record the reply. `sampling` as for chat;
+        max_tokens defaults to the kernel's reply reserve."""
+        return await self._call(self._chat_with_context(content, sampling, stream=False))
+
+    async def get_context(self) -> t.AssembledContext:
+        """The assembled window with token accounting per section."""
+        return await self._call(self._get_context())
+
+    async def set_system_prompt(self, text: str) -> t.ContextUpdate:
+        return await self._call(self._set_system_prompt(text))
+
+    async def set_core_block(self, label: str, value: str, limit_tokens: int = 0) -> t.ContextUpdate:
+        """Create or replace a core block (always in the window); limit_tokens 0 keeps its limit or the default."""
+        return await self._call(self._set_core_block(label, value, limit_tokens))
+
+    async def delete_core_block(self, label: str) -> t.ContextUpdate:
+        return await self._call(self._delete_core_block(label))
+
+    async def page_in(self, item_id: str, pin: bool = False) -> t.ContextUpdate:
+        """Put an evicted message or a note into the recalled section (kept across turns if pinned)."""
+        return await self._call(self._page_in(item_id, pin))
+
+    async def page_out(self, ids: list[str] | None = None, oldest: int = 0) -> t.ContextUpdate:
+        """Evict messages (or the oldest n unpinned) to recall storage now."""
+        return await self._call(self._page_out(ids, oldest))
+
+    async def pin_in_context(self, item_id: str, pinned: bool = True) -> t.ContextUpdate:
+        """Pin a message in the window (never evicted) or an item in the recalled section; pinned=False unpins."""
+        return await self._call(self._set_pinned(item_id, pinned))
+
+    async def search_recall(self, query: str, k: int = 10) -> list[t.RecallHit]:
+        """Hybrid search over the caller's paged-out messages."""
+        return await self._call(self._search_recall(query, k))
+
+    async def context_stats(self) -> t.ContextStats:
+        return await self._call(self._context_stats())
+
+    async def context_events(self, after_id: int = 0, limit: int = 100) -> list[t.ContextEvent]:
+        """Memory-pressure and paging events after `after_id`, oldest first."""
+        return await self._call(self._context_events(after_id, limit))
+
+    async def swap_out_context(self, drop: bool = False) -> t.KVSwap:
+        """Move the context's saved KV state to disk now (drop=True: discard it, the next turn prefills in full)."""
+        return await self._call(self._swap_out(drop))
+
+    async def chat_with_context_stream(self, content: str, **sampling: Any) -> AsyncIterator[t.ContextChunk]:
+        """Like chat_with_context, streaming the reply's text; the last chunk carries the reply."""
+        op = self._chat_with_context(content, sampling, stream=True)
+        with map_errors():
+            async for chunk in op.method(op.request, metadata=self._metadata, timeout=self.timeout):
+                yield op.parse(chunk)
+
+    # -- files ---------------------------------------------------------------------------------------
+    # `tree`: "" is the agent's own tree; otherwise a shared tree it owns or was granted.
+
+    async def write_file(
+        self, path: str, data: bytes | str | Iterable[bytes] | BinaryIO, *, tree: str = "", append: bool = False,
+        expected_version: int | None = None, mime: str = "",
+    ) -> t.FileInfo:  # fmt: skip
+        """Write (or append to) a file as a new version; see Client.write_file."""
+        small = _small_payload(data)
+        if small is not None:
+            return await self._call(self._write_file(path, small, tree, append, expected_version, mime))
+        op = self._write_file_stream(path, _payload_chunks(data), tree, append, expected_version, mime)
+        return await self._call(op)
+
+    async def read_file(self, path: str, *, tree: str = "", version: int = 0) -> bytes:
+        return b"".join([data async for _, data in self._stream(self._read_file(path, tree, version))])
+
+    async def stat(self, path: str, *, tree: str = "", version: int = 0) -> t.FileInfo:
+        return await self._call(self._stat(path, tree, version))
+
+    async def list_files(
+        self, path: str = "/", *, tree: str = "", glob: str = "", recursive: bool = False,
+        include_deleted: bool = False,
+    ) -> list[t.FileInfo]:  # fmt: skip
+        return await self._call(self._list_files(path, tree, glob, recursive, include_deleted))
+
+    async def mkdir(self, path: str, *, tree: str = "") -> t.FileInfo:
+        return await self._call(self._mkdir(path, tree))
+
+    async def delete_file(
+        self, path: str, *, tree: str = "", recursive: bool = False, expected_version: int | None = None
+    ) -> t.FileChange:
+        return await self._call(self._delete_file(path, tree, recursive, expected_version))
+
+    async def move(self, src: str, dst: str, *, tree: str = "", expected_version: int | None = None) -> t.FileInfo:
+        return await self._call(self._move(src, dst, tree, expected_version))
+
+    async def copy(self, src: str, dst: str, *, tree: str = "") -> t.FileInfo:
+        return await self._call(self._copy(src, dst, tree))
+
+    async def file_history(self, path: str = "/", *, tree: str = "", limit: int = 100) -> list[t.FileVersion]:
+        return await self._call(self._file_history(path, tree, limit))
+
+    async def diff(
+        self, path: str, from_version: int, to_version: int = 0, *, tree: str = "", context_lines: int = 3
+    ) -> str:
+        return await self._call(self._diff(path, from_version, to_version, tree, context_lines))
+
+    async def rollback(
+        self, path: str = "/", *, tree: str = "", version: int | None = None, change_id: int | None = None,
+        at: datetime | float | None = None,
+    ) -> t.FileChange:  # fmt: skip
+        return await self._call(self._rollback(path, tree, version, change_id, at))
+
+    async def retrieve(self, query: str, k: int = 5, *, tree: str = "", **filters: Any) -> list[t.FileHit]:
+        return await self._call(self._retrieve(query, k, tree, filters))
+
+    async def summarize(self, path: str, *, tree: str = "", version: int = 0) -> t.FileSummary:
+        return await self._call(self._summarize(path, tree, version))
+
+    async def group_files(
+        self, query: str = "", *, groups: int = 0, tree: str = "", path_prefix: str = "/", limit: int = 0
+    ) -> list[t.FileGroup]:
+        return await self._call(self._group_files(query, groups, tree, path_prefix, limit))
+
+    async def join_files(
+        self, path_a: str, path_b: str, k: int = 5, *, tree: str = "", tree_b: str = ""
+    ) -> list[t.PassagePair]:
+        return await self._call(self._join_files(path_a, path_b, k, tree, tree_b))
+
+    async def watch(
+        self, path_prefix: str = "/", *, tree: str = "", timeout: float | None = None
+    ) -> AsyncIterator[t.FileEvent]:
+        op = self._watch(path_prefix, tree)
+        call = op.method(op.request, metadata=self._metadata, timeout=timeout)
+        try:
+            with map_errors():
+                async for event in call:
+                    yield op.parse(event)
+        finally:
+            call.cancel()
+
+    async def create_tree(self, name: str) -> t.FileTree:
+        return await self._call(self._create_tree(name))
+
+    async def grant(self, tree: str, agent_id: str, mode: str = "read") -> t.FileTree:
+        return await self._call(self._grant(tree, agent_id, mode))
+
+    async def list_trees(self) -> list[t.FileTree]:
+        return await self._call(self._list_trees())
+
+    async def import_dir(
+        self, agent_id: str, host_path: str, dest: str = "/", *, tree: str = ""
+    ) -> AsyncIterator[t.TransferProgress]:
+        async for progress in self._stream(self._import_dir(agent_id, host_path, dest, tree)):
+            yield progress
+
+    async def export_tree(
+        self, agent_id: str, host_path: str, path: str = "/", *, tree: str = "", change_id: int = 0
+    ) -> AsyncIterator[t.TransferProgress]:
+        async for progress in self._stream(self._export_tree(agent_id, host_path, path, tree, change_id)):
+            yield progress
+
+    async def _stream(self, op: Op) -> AsyncIterator[Any]:
+        with map_errors():
+            async for message in op.method(op.request, metadata=self._metadata, timeout=self.timeout):
                 yield op.parse(message)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -20,7 +20,9 @@ from aios._proto.aios.v1 import (
     admin_pb2,
     admin_pb2_grpc,
     common_pb2,
+    context_pb2,
     context_pb2_grpc,
+    files_pb2,
     files_pb2_grpc,
     llm_pb2,
     llm_pb2_grpc,
@@ -32,6 +34,8 @@ from aios.config import DEFAULT_PORT
 from aios.errors import AiosError, error_for_code
 
 DEFAULT_TARGET = f"127.0.0.1:{DEFAULT_PORT}"
+STREAM_CHUNK = 1 << 20
+"""Bytes per message when a file is streamed."""
 _CHANNEL_OPTIONS = [
     ("grpc.max_receive_message_length", 64 * 1024 * 1024),
     ("grpc.max_send_message_length", 64 * 1024 * 1024),
@@ -116,7 +120,7 @@ class BaseClient:
         return Op(self._stubs.memory.DeleteNote, memory_pb2.DeleteNoteRequest(id=note_id), lambda r: None)
 
     def _search(self, query: str, k: int, options: dict[str, Any]) -> Op:
-        times = {key: _ts(options.pop(key)) for key in list(options) if key.endswith(("_after", "_before"))}
+        times = {key: _ts(options.pop(key)) for key in list(options) if key.endswith(("_after", "_before", "as_of"))}
         return Op(
             self._stubs.memory.SearchNotes,
             memory_pb2.SearchNotesRequest(query=query, k=k, **options, **{k_: v for k_, v in times.items() if v}),
@@ -235,12 +239,129 @@ class BaseClient:
     def _stats(self) -> Op:
         return Op(self._stubs.admin.GetStats, admin_pb2.GetStatsRequest(), _stats)
 
-    def _reindex(self, agent_id: str | None) -> Op:
+    def _reindex(self, agent_id: str | None, files: bool) -> Op:
         return Op(
             self._stubs.admin.Reindex,
-            admin_pb2.ReindexRequest(agent_id=agent_id or ""),
+            admin_pb2.ReindexRequest(agent_id=agent_id or "", files=files),
             lambda r: t.ReindexProgress(r.done, r.total),
         )
+
+    # -- files -------------------------------------------------------------------------------------
+
+    def _write_file(self, path: str, content: bytes, tree: str, append: bool, expected: int | None, mime: str) -> Op:
+        request = files_pb2.WriteRequest(tree=tree, path=path, content=content, append=append, mime=mime)
+        if expected is not None:
+            request.expected_version = expected
+        return Op(self._stubs.files.Write, request, _file)
+
+    def _write_file_stream(
+        self, path: str, chunks: Iterable[bytes], tree: str, append: bool, expected: int | None, mime: str
+    ) -> Op:
+        header = self._write_file(path, b"", tree, append, expected, mime).request
+
+        def messages() -> Iterator[files_pb2.WriteChunk]:
+            yield files_pb2.WriteChunk(header=header)
+            for chunk in chunks:
+                for i in range(0, len(chunk), STREAM_CHUNK):
+                    yield files_pb2.WriteChunk(data=bytes(chunk[i : i + STREAM_CHUNK]))
+
+        return Op(self._stubs.files.WriteStream, messages(), _file)
+
+    def _read_file(self, path: str, tree: str, version: int) -> Op:
+        request = files_pb2.ReadRequest(tree=tree, path=path, version=version)
+        return Op(self._stubs.files.ReadStream, request, _read_chunk)
+
+    def _stat(self, path: str, tree: str, version: int) -> Op:
+        return Op(self._stubs.files.Stat, files_pb2.StatRequest(tree=tree, path=path, version=version), _file)
+
+    def _list_files(self, path: str, tree: str, glob: str, recursive: bool, include_deleted: bool) -> Op:
+        request = files_pb2.ListRequest(tree=tree, path=path, glob=glob, recursive=recursive,
+                                        include_deleted=include_deleted)  # fmt: skip
+        return Op(self._stubs.files.List, request, lambda r: [_file(f) for f in r.entries])
+
+    def _mkdir(self, path: str, tree: str) -> Op:
+        return Op(self._stubs.files.MakeDir, files_pb2.MakeDirRequest(tree=tree, path=path), _file)
+
+    def _delete_file(self, path: str, tree: str, recursive: bool, expected: int | None) -> Op:
+        request = files_pb2.DeleteRequest(tree=tree, path=path, recursive=recursive)
+        if expected is not None:
+            request.expected_version = expected
+        return Op(self._stubs.files.Delete, request, _change)
+
+    def _move(self, src: str, dst: str, tree: str, expected: int | None) -> Op:
+        request = files_pb2.MoveRequest(tree=tree, src=src, dst=dst)
+        if expected is not None:
+            request.expected_version = expected
+        return Op(self._stubs.files.Move, request, _file)
+
+    def _copy(self, src: str, dst: str, tree: str) -> Op:
+        return Op(self._stubs.files.Copy, files_pb2.CopyRequest(tree=tree, src=src, dst=dst), _file)
+
+    def _file_history(self, path: str, tree: str, limit: int) -> Op:
+        request = files_pb2.FileHistoryRequest(tree=tree, path=path, limit=limit)
+        return Op(self._stubs.files.History, request, lambda r: [_file_version(v) for v in r.versions])
+
+    def _diff(self, path: str, from_version: int, to_version: int, tree: str, context_lines: int) -> Op:
+        request = files_pb2.DiffRequest(tree=tree, path=path, from_version=from_version, to_version=to_version,
+                                        context_lines=context_lines)  # fmt: skip
+        return Op(self._stubs.files.Diff, request, lambda r: r.diff)
+
+    def _rollback(self, path: str, tree: str, version: int | None, change_id: int | None, at: Any) -> Op:
+        if sum(x is not None for x in (version, change_id, at)) != 1:
+            raise AiosError("rollback needs exactly one of version=, change_id= or at=")
+        request = files_pb2.RollbackRequest(tree=tree, path=path)
+        if version is not None:
+            request.version = version
+        elif change_id is not None:
+            request.change_id = change_id
+        else:
+            request.at.CopyFrom(_ts(at))
+        return Op(self._stubs.files.Rollback, request, _change)
+
+    def _retrieve(self, query: str, k: int, tree: str, options: dict[str, Any]) -> Op:
+        request = files_pb2.RetrieveRequest(tree=tree, query=query, k=k, **options)
+        return Op(self._stubs.files.Retrieve, request, lambda r: [_file_hit(h) for h in r.hits])
+
+    def _summarize(self, path: str, tree: str, version: int) -> Op:
+        request = files_pb2.SummarizeRequest(tree=tree, path=path, version=version)
+        return Op(self._stubs.files.Summarize, request,
+                  lambda s: t.FileSummary(s.path, s.version, s.text, s.method, s.cached))  # fmt: skip
+
+    def _group_files(self, query: str, groups: int, tree: str, path_prefix: str, limit: int) -> Op:
+        request = files_pb2.GroupByRequest(tree=tree, query=query, groups=groups, path_prefix=path_prefix, limit=limit)
+        return Op(self._stubs.files.GroupBy, request, lambda r: [
+            t.FileGroup(g.name, list(g.keywords), [_file(f) for f in g.files]) for g in r.groups
+        ])  # fmt: skip
+
+    def _join_files(self, path_a: str, path_b: str, k: int, tree: str, tree_b: str) -> Op:
+        request = files_pb2.JoinRequest(tree=tree, path_a=path_a, tree_b=tree_b, path_b=path_b, k=k)
+        return Op(self._stubs.files.Join, request, lambda r: [
+            t.PassagePair(_passage(p.a), _passage(p.b), p.score) for p in r.pairs
+        ])  # fmt: skip
+
+    def _watch(self, path_prefix: str, tree: str) -> Op:
+        request = files_pb2.WatchRequest(tree=tree, path_prefix=path_prefix)
+        return Op(self._stubs.files.Watch, request, lambda e: t.FileEvent(
+            e.change_id, e.op, e.tree, e.path, e.version, e.agent_id, _time(e.at)
+        ))  # fmt: skip
+
+    def _create_tree(self, name: str) -> Op:
+        return Op(self._stubs.files.CreateTree, files_pb2.CreateTreeRequest(name=name), _tree)
+
+    def _grant(self, tree: str, agent_id: str, mode: str) -> Op:
+        return Op(self._stubs.files.Grant, files_pb2.GrantRequest(tree=tree, agent_id=agent_id, mode=mode), _tree)
+
+    def _list_trees(self) -> Op:
+        return Op(self._stubs.files.ListTrees, files_pb2.ListTreesRequest(), lambda r: [_tree(x) for x in r.trees])
+
+    def _import_dir(self, agent_id: str, host_path: str, dest: str, tree: str) -> Op:
+        request = files_pb2.ImportRequest(agent_id=agent_id, tree=tree, host_path=host_path, dest=dest)
+        return Op(self._stubs.files.Import, request, _transfer)
+
+    def _export_tree(self, agent_id: str, host_path: str, path: str, tree: str, change_id: int) -> Op:
+        request = files_pb2.ExportRequest(agent_id=agent_id, tree=tree, path=path, host_path=host_path,
+                                          change_id=change_id)  # fmt: skip
+        return Op(self._stubs.files.Export, request, _transfer)
 
     # -- llm ---------------------------------------------------------------------------------------
 
@@ -294,6 +415,73 @@ class BaseClient:
             stubs[subsystem].GetStatus,
             common_pb2.GetStatusRequest(),
             lambda r: t.SubsystemStatus(r.name, r.available, r.detail),
+        )
+
+    # -- context paging ----------------------------------------------------------------------------
+
+    def _append_messages(self, messages: Messages) -> Op:
+        request = context_pb2.AppendMessagesRequest(messages=_messages(messages))
+        return Op(self._stubs.context.AppendMessages, request, _context_update)
+
+    def _chat_with_context(self, content: str, sampling: dict[str, Any], stream: bool) -> Op:
+        params = _params(**{"max_tokens": 0, **sampling})  # 0: the kernel's reply reserve
+        request = context_pb2.ChatWithContextRequest(content=content, params=params)
+        if stream:
+            return Op(self._stubs.context.ChatWithContextStream, request, _context_chunk)
+        return Op(self._stubs.context.ChatWithContext, request, _context_reply)
+
+    def _get_context(self) -> Op:
+        return Op(self._stubs.context.GetContext, context_pb2.GetContextRequest(), _assembled_context)
+
+    def _set_system_prompt(self, text: str) -> Op:
+        request = context_pb2.SetSystemPromptRequest(text=text)
+        return Op(self._stubs.context.SetSystemPrompt, request, _context_update)
+
+    def _set_core_block(self, label: str, value: str, limit_tokens: int) -> Op:
+        request = context_pb2.SetCoreBlockRequest(label=label, value=value, limit_tokens=limit_tokens)
+        return Op(self._stubs.context.SetCoreBlock, request, _context_update)
+
+    def _delete_core_block(self, label: str) -> Op:
+        request = context_pb2.DeleteCoreBlockRequest(label=label)
+        return Op(self._stubs.context.DeleteCoreBlock, request, _context_update)
+
+    def _page_in(self, item_id: str, pin: bool) -> Op:
+        return Op(self._stubs.context.PageIn, context_pb2.PageInRequest(id=item_id, pin=pin), _context_update)
+
+    def _page_out(self, ids: list[str] | None, oldest: int) -> Op:
+        request = context_pb2.PageOutRequest(ids=ids or [], oldest=oldest)
+        return Op(self._stubs.context.PageOut, request, _context_update)
+
+    def _set_pinned(self, item_id: str, pinned: bool) -> Op:
+        request = context_pb2.SetPinnedRequest(id=item_id, pinned=pinned)
+        return Op(self._stubs.context.SetPinned, request, _context_update)
+
+    def _search_recall(self, query: str, k: int) -> Op:
+        return Op(
+            self._stubs.context.SearchRecall,
+            context_pb2.SearchRecallRequest(query=query, k=k),
+            lambda r: [
+                t.RecallHit(h.note_id, h.message_id, h.role, h.content, h.score, _time(h.created_at)) for h in r.hits
+            ],
+        )
+
+    def _context_stats(self) -> Op:
+        return Op(
+            self._stubs.context.GetContextStats,
+            context_pb2.GetContextStatsRequest(),
+            lambda r: t.ContextStats(**{f.name: getattr(r, f.name) for f in r.DESCRIPTOR.fields}),
+        )
+
+    def _context_events(self, after_id: int, limit: int) -> Op:
+        return Op(
+            self._stubs.context.ListContextEvents,
+            context_pb2.ListContextEventsRequest(after_id=after_id, limit=limit),
+            lambda r: [t.ContextEvent(e.id, e.kind, _time(e.at), e.fraction, e.tokens, e.detail) for e in r.events],
+        )
+
+    def _swap_out(self, drop: bool) -> Op:
+        return Op(
+            self._stubs.context.SwapOut, context_pb2.SwapOutRequest(drop=drop), lambda r: t.KVSwap(r.where, r.bytes)
         )
 
     _stubs: Stubs
@@ -453,3 +641,98 @@ def _scheduler(s: llm_pb2.SchedulerState) -> t.SchedulerState:
     ]  # fmt: skip
     return t.SchedulerState(s.policy, s.quantum, [_waiting(w) for w in s.running], [_waiting(w) for w in s.waiting],
                             agents, s.jain_fairness, s.tokens_per_s)  # fmt: skip
+
+
+# -- context paging -------------------------------------------------------------------------------
+
+
+def _context_message(m: context_pb2.ContextMessage) -> t.ContextMessage:
+    return t.ContextMessage(m.id, m.seq, m.role, m.content, m.tokens, m.pinned, _time(m.created_at),
+                            _opt_time(m, "evicted_at"), m.note_id)  # fmt: skip
+
+
+def _recalled_item(i: context_pb2.RecalledItem) -> t.RecalledItem:
+    return t.RecalledItem(i.id, i.kind, i.content, i.tokens, i.pinned, i.score)
+
+
+def _pressure(p: context_pb2.Pressure) -> t.Pressure:
+    return t.Pressure(p.level, p.fraction, p.tokens, p.window, p.budget, p.warn_fraction, p.flush_tokens,
+                      p.peak_tokens)  # fmt: skip
+
+
+def _context_update(u: context_pb2.ContextUpdate) -> t.ContextUpdate:
+    return t.ContextUpdate(_pressure(u.pressure), [_context_message(m) for m in u.messages], list(u.evicted_ids),
+                           [_recalled_item(i) for i in u.recalled])  # fmt: skip
+
+
+def _context_reply(r: context_pb2.ContextReply) -> t.ContextReply:
+    return t.ContextReply(_completion(r.completion), _context_update(r.update), r.prompt_tokens)
+
+
+def _context_chunk(c: context_pb2.ContextChunk) -> t.ContextChunk:
+    return t.ContextChunk(c.delta, _context_reply(c.reply) if c.HasField("reply") else None)
+
+
+def _assembled_context(c: context_pb2.AssembledContext) -> t.AssembledContext:
+    return t.AssembledContext(
+        c.system_prompt, [t.CoreBlock(b.label, b.value, b.limit_tokens, b.tokens) for b in c.core], c.summary,
+        [_recalled_item(i) for i in c.recalled], [_context_message(m) for m in c.messages],
+        [(m.role, m.content) for m in c.prompt], [t.ContextSection(s.name, s.tokens, s.items) for s in c.sections],
+        c.tokens, c.exact, _pressure(c.pressure),
+    )  # fmt: skip
+
+
+def _file(f: files_pb2.FileInfo) -> t.FileInfo:
+    return t.FileInfo(f.tree, f.path, f.is_dir, f.version, f.size, f.sha256, f.mime, _time(f.created_at),
+                      _time(f.modified_at), f.deleted, f.change_id)  # fmt: skip
+
+
+def _change(c: files_pb2.ChangeResponse) -> t.FileChange:
+    return t.FileChange(c.change_id, [_file(f) for f in c.files])
+
+
+def _file_version(v: files_pb2.FileVersion) -> t.FileVersion:
+    return t.FileVersion(v.path, v.version, v.change_id, v.op, v.size, v.sha256, v.deleted, v.agent_id, v.detail,
+                         _time(v.at))  # fmt: skip
+
+
+def _passage(c: files_pb2.ChunkHit) -> t.Passage:
+    return t.Passage(c.text, c.start, c.end, c.score)
+
+
+def _file_hit(h: files_pb2.RetrieveHit) -> t.FileHit:
+    return t.FileHit(_file(h.file), h.score, [_passage(c) for c in h.chunks])
+
+
+def _tree(x: files_pb2.Tree) -> t.FileTree:
+    return t.FileTree(x.name, x.owner_id, x.kind, dict(x.grants), x.access)
+
+
+def _transfer(x: files_pb2.TransferProgress) -> t.TransferProgress:
+    return t.TransferProgress(x.done, x.total, x.bytes, x.path)
+
+
+def _read_chunk(c: files_pb2.ReadChunk) -> tuple[t.FileInfo | None, bytes]:
+    return (_file(c.info) if c.HasField("info") else None), c.data
+
+
+def _small_payload(data: Any) -> bytes | None:
+    """The bytes to send in one Write message, or None when `data` must be streamed."""
+    if isinstance(data, str):
+        data = data.encode()
+    if isinstance(data, bytes | bytearray | memoryview) and len(data) <= 4 * STREAM_CHUNK:
+        return bytes(data)
+    return None
+
+
+def _payload_chunks(data: Any) -> Iterator[bytes]:
+    if isinstance(data, str):
+        data = data.encode()
+    if isinstance(data, bytes | bytearray | memoryview):
+        yield bytes(data)
+    elif hasattr(data, "read"):
+        while chunk := data.read(STREAM_CHUNK):
+            yield chunk.encode() if isinstance(chunk, str) else chunk
+    else:
+        for chunk in data:
+            yield chunk.encode() if isinstance(chunk, str) else bytes(chunk)

@@ -82,6 +82,21 @@ class KVStore:
             self.stats.bytes_restored += size
             self.stats.restore_s += elapsed_s
 
+    def spill(self, key: str) -> int:
+        """Move `key`'s snapshot from RAM to disk now (an idle session); the bytes moved, 0 if none were in RAM."""
+        with self._lock:
+            snap = self._snaps.get(key)
+            if snap is None or snap.data is None or self._disk_dir is None or snap.size > self._disk_budget:
+                return 0
+            self._to_disk(key, snap)
+            for other, s in list(self._snaps.items()):
+                if self.stats.disk_bytes <= self._disk_budget:
+                    break
+                if s.path is not None and other != key:
+                    self._discard(other)
+                    self.stats.drops += 1
+            return snap.size
+
     def forget(self, key: str) -> None:
         with self._lock:
             self._discard(key)
@@ -101,6 +116,18 @@ class KVStore:
             self.stats.disk_bytes -= snap.size
             snap.path.unlink(missing_ok=True)
 
+    def _to_disk(self, key: str, snap: _Snapshot) -> None:
+        assert self._disk_dir is not None and snap.data is not None
+        self._disk_dir.mkdir(parents=True, exist_ok=True)
+        path = self._disk_dir / (hashlib.sha256(key.encode()).hexdigest()[:32] + ".kv")
+        started = time.perf_counter()
+        path.write_bytes(snap.data)
+        self.stats.extra["spill_s"] = self.stats.extra.get("spill_s", 0.0) + time.perf_counter() - started
+        snap.path, snap.data = path, None
+        self.stats.ram_bytes -= snap.size
+        self.stats.disk_bytes += snap.size
+        self.stats.spills += 1
+
     def _enforce_budgets(self) -> None:
         for key, snap in list(self._snaps.items()):  # oldest first
             if self.stats.ram_bytes <= self._ram_budget:
@@ -108,15 +135,7 @@ class KVStore:
             if snap.data is None:
                 continue
             if self._disk_dir is not None and snap.size <= self._disk_budget:
-                self._disk_dir.mkdir(parents=True, exist_ok=True)
-                path = self._disk_dir / (hashlib.sha256(key.encode()).hexdigest()[:32] + ".kv")
-                started = time.perf_counter()
-                path.write_bytes(snap.data)
-                self.stats.extra["spill_s"] = self.stats.extra.get("spill_s", 0.0) + time.perf_counter() - started
-                snap.path, snap.data = path, None
-                self.stats.ram_bytes -= snap.size
-                self.stats.disk_bytes += snap.size
-                self.stats.spills += 1
+                self._to_disk(key, snap)
             else:
                 self._discard(key)
                 self.stats.drops += 1

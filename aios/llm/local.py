@@ -91,6 +91,8 @@ class LlamaCppBackend:
         eos = self._llm.detokenize([self._llm.token_eos()], special=True).decode(errors="ignore")
         bos = self._llm.detokenize([self._llm.token_bos()], special=True).decode(errors="ignore")
         self._formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
+        self._open_formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos,
+                                                   add_generation_prompt=False)  # fmt: skip
         budget = parse_budget(resident_budget, model_path.stat().st_size)
         self.residency = Residency(model_path, budget, prefetch)
         if budget is not None:
@@ -109,8 +111,9 @@ class LlamaCppBackend:
     def detokenize(self, tokens: list[int]) -> bytes:
         return self._llm.detokenize(tokens)
 
-    def render_chat(self, messages: list[ChatMessage]) -> str:
-        return self._formatter(messages=[{"role": m.role, "content": m.content} for m in messages]).prompt
+    def render_chat(self, messages: list[ChatMessage], add_generation_prompt: bool = True) -> str:
+        formatter = self._formatter if add_generation_prompt else self._open_formatter
+        return formatter(messages=[{"role": m.role, "content": m.content} for m in messages]).prompt
 
     def is_end(self, token: int) -> bool:
         return bool(self._lib.llama_vocab_is_eog(self._llm._model.vocab, token))

@@ -179,6 +179,30 @@ class LLMService:
             raise FailedPrecondition("counting chat tokens needs the local backend (the server's template is unknown)")
         return self.remote.count_tokens(text or "")
 
+    def check_params(self, params: SamplingParams) -> None:
+        """Refuse bad sampling parameters before a caller changes anything (INVALID_ARGUMENT)."""
+        _check_params(params, 0, 0)
+
+    def render_chat(self, messages: list[ChatMessage], add_generation_prompt: bool = True) -> str:
+        """The prompt the local model would see for `messages` (its own chat template)."""
+        self._require()
+        if self.core is None or self.core.backend is None:
+            raise FailedPrecondition("rendering a chat needs the local backend (the server's template is unknown)")
+        return self.core.backend.render_chat(messages, add_generation_prompt)  # type: ignore[call-arg]
+
+    def swap_out(self, agent_id: str, session: str = "", drop: bool = False) -> tuple[str, int]:
+        """Move a session's saved KV state from RAM to disk (or drop it). Returns (where it is now, bytes):
+        ("disk", n), ("none", 0) when nothing is saved in RAM (on disk already, absent, or in the model)."""
+        if self._kv is None:
+            return "none", 0
+        key = f"{agent_id}/{session}"
+        if drop:
+            size = len((self._kv.take(key) or ([], b""))[1])
+            self._kv.forget(key)
+            return "dropped", size
+        moved = self._kv.spill(key)
+        return ("disk", moved) if moved else ("none", 0)
+
     def _local(
         self, agent_id: str, prompt: str, params: SamplingParams, *, session: str = "", priority: int = 5,
         job_class: JobClass = JobClass.AGENT, on_text: Callable[[str], None] | None = None,

@@ -176,10 +176,12 @@ class KernelStats(_message.Message):
     def __init__(self, queues: _Optional[_Iterable[_Union[QueueStats, _Mapping]]] = ..., agents: _Optional[_Iterable[_Union[AgentSyscallStats, _Mapping]]] = ..., notes: _Optional[int] = ..., agents_registered: _Optional[int] = ..., uptime_s: _Optional[float] = ...) -> None: ...
 
 class ReindexRequest(_message.Message):
-    __slots__ = ("agent_id",)
+    __slots__ = ("agent_id", "files")
     AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    FILES_FIELD_NUMBER: _ClassVar[int]
     agent_id: str
-    def __init__(self, agent_id: _Optional[str] = ...) -> None: ...
+    files: bool
+    def __init__(self, agent_id: _Optional[str] = ..., files: _Optional[bool] = ...) -> None: ...
 
 class ReindexProgress(_message.Message):
     __slots__ = ("done", "total")

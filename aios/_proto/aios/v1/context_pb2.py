@@ -22,16 +22,74 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from aios._proto.aios.v1 import common_pb2 as aios_dot_v1_dot_common__pb2
+from aios._proto.aios.v1 import llm_pb2 as aios_dot_v1_dot_llm__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x61ios/v1/context.proto\x12\x07\x61ios.v1\x1a\x14\x61ios/v1/common.proto2R\n\x0e\x43ontextService\x12@\n\tGetStatus\x12\x19.aios.v1.GetStatusRequest\x1a\x18.aios.v1.SubsystemStatusb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x61ios/v1/context.proto\x12\x07\x61ios.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14\x61ios/v1/common.proto\x1a\x11\x61ios/v1/llm.proto\"\xd9\x01\n\x0e\x43ontextMessage\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\r\x12\x0c\n\x04role\x18\x03 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x04 \x01(\t\x12\x0e\n\x06tokens\x18\x05 \x01(\r\x12\x0e\n\x06pinned\x18\x06 \x01(\x08\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nevicted_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07note_id\x18\t \x01(\t\"O\n\tCoreBlock\x12\r\n\x05label\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\x12\x14\n\x0climit_tokens\x18\x03 \x01(\r\x12\x0e\n\x06tokens\x18\x04 \x01(\r\"h\n\x0cRecalledItem\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x03 \x01(\t\x12\x0e\n\x06tokens\x18\x04 \x01(\r\x12\x0e\n\x06pinned\x18\x05 \x01(\x08\x12\r\n\x05score\x18\x06 \x01(\x02\"=\n\x0e\x43ontextSection\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06tokens\x18\x02 \x01(\r\x12\r\n\x05items\x18\x03 \x01(\r\"\x9d\x01\n\x08Pressure\x12\r\n\x05level\x18\x01 \x01(\t\x12\x10\n\x08\x66raction\x18\x02 \x01(\x02\x12\x0e\n\x06tokens\x18\x03 \x01(\r\x12\x0e\n\x06window\x18\x04 \x01(\r\x12\x0e\n\x06\x62udget\x18\x05 \x01(\r\x12\x15\n\rwarn_fraction\x18\x06 \x01(\x02\x12\x14\n\x0c\x66lush_tokens\x18\x07 \x01(\r\x12\x13\n\x0bpeak_tokens\x18\x08 \x01(\r\"\x9d\x01\n\rContextUpdate\x12#\n\x08pressure\x18\x01 \x01(\x0b\x32\x11.aios.v1.Pressure\x12)\n\x08messages\x18\x02 \x03(\x0b\x32\x17.aios.v1.ContextMessage\x12\x13\n\x0b\x65victed_ids\x18\x03 \x03(\t\x12\'\n\x08recalled\x18\x04 \x03(\x0b\x32\x15.aios.v1.RecalledItem\"?\n\x15\x41ppendMessagesRequest\x12&\n\x08messages\x18\x01 \x03(\x0b\x32\x14.aios.v1.ChatMessage\"R\n\x16\x43hatWithContextRequest\x12\x0f\n\x07\x63ontent\x18\x01 \x01(\t\x12\'\n\x06params\x18\x02 \x01(\x0b\x32\x17.aios.v1.SamplingParams\"v\n\x0c\x43ontextReply\x12\'\n\ncompletion\x18\x01 \x01(\x0b\x32\x13.aios.v1.Completion\x12&\n\x06update\x18\x02 \x01(\x0b\x32\x16.aios.v1.ContextUpdate\x12\x15\n\rprompt_tokens\x18\x03 \x01(\r\"C\n\x0c\x43ontextChunk\x12\r\n\x05\x64\x65lta\x18\x01 \x01(\t\x12$\n\x05reply\x18\x02 \x01(\x0b\x32\x15.aios.v1.ContextReply\"\x13\n\x11GetContextRequest\"\xc5\x02\n\x10\x41ssembledContext\x12\x15\n\rsystem_prompt\x18\x01 \x01(\t\x12 \n\x04\x63ore\x18\x02 \x03(\x0b\x32\x12.aios.v1.CoreBlock\x12\x0f\n\x07summary\x18\x03 \x01(\t\x12\'\n\x08recalled\x18\x04 \x03(\x0b\x32\x15.aios.v1.RecalledItem\x12)\n\x08messages\x18\x05 \x03(\x0b\x32\x17.aios.v1.ContextMessage\x12$\n\x06prompt\x18\x06 \x03(\x0b\x32\x14.aios.v1.ChatMessage\x12)\n\x08sections\x18\x07 \x03(\x0b\x32\x17.aios.v1.ContextSection\x12\x0e\n\x06tokens\x18\x08 \x01(\r\x12\r\n\x05\x65xact\x18\t \x01(\x08\x12#\n\x08pressure\x18\n \x01(\x0b\x32\x11.aios.v1.Pressure\"&\n\x16SetSystemPromptRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\"I\n\x13SetCoreBlockRequest\x12\r\n\x05label\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\x12\x14\n\x0climit_tokens\x18\x03 \x01(\r\"\'\n\x16\x44\x65leteCoreBlockRequest\x12\r\n\x05label\x18\x01 \x01(\t\"(\n\rPageInRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0b\n\x03pin\x18\x02 \x01(\x08\"-\n\x0ePageOutRequest\x12\x0b\n\x03ids\x18\x01 \x03(\t\x12\x0e\n\x06oldest\x18\x02 \x01(\r\".\n\x10SetPinnedRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06pinned\x18\x02 \x01(\x08\"/\n\x13SearchRecallRequest\x12\r\n\x05query\x18\x01 \x01(\t\x12\t\n\x01k\x18\x02 \x01(\r\"\x8e\x01\n\tRecallHit\x12\x0f\n\x07note_id\x18\x01 \x01(\t\x12\x12\n\nmessage_id\x18\x02 \x01(\t\x12\x0c\n\x04role\x18\x03 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x04 \x01(\t\x12\r\n\x05score\x18\x05 \x01(\x02\x12.\n\ncreated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"8\n\x14SearchRecallResponse\x12 \n\x04hits\x18\x01 \x03(\x0b\x32\x12.aios.v1.RecallHit\"\x18\n\x16GetContextStatsRequest\"\x92\x02\n\x0c\x43ontextStats\x12\x11\n\tpage_outs\x18\x01 \x01(\x04\x12\x0f\n\x07\x66lushes\x18\x02 \x01(\x04\x12\x10\n\x08page_ins\x18\x03 \x01(\x04\x12\x16\n\x0erecall_queries\x18\x04 \x01(\x04\x12\x13\n\x0brecall_hits\x18\x05 \x01(\x04\x12\x10\n\x08hit_rate\x18\x06 \x01(\x02\x12\x16\n\x0esummary_tokens\x18\x07 \x01(\r\x12\x17\n\x0f\x61\x63tive_messages\x18\x08 \x01(\r\x12\x18\n\x10\x65victed_messages\x18\t \x01(\x04\x12\x0e\n\x06tokens\x18\n \x01(\r\x12\x0e\n\x06window\x18\x0b \x01(\r\x12\x10\n\x08warnings\x18\x0c \x01(\x04\x12\x10\n\x08kv_swaps\x18\r \x01(\x04\";\n\x18ListContextEventsRequest\x12\x10\n\x08\x61\x66ter_id\x18\x01 \x01(\x04\x12\r\n\x05limit\x18\x02 \x01(\r\"\x82\x01\n\x0c\x43ontextEvent\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12&\n\x02\x61t\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x66raction\x18\x04 \x01(\x02\x12\x0e\n\x06tokens\x18\x05 \x01(\r\x12\x0e\n\x06\x64\x65tail\x18\x06 \x01(\t\"6\n\rContextEvents\x12%\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x15.aios.v1.ContextEvent\"\x1e\n\x0eSwapOutRequest\x12\x0c\n\x04\x64rop\x18\x01 \x01(\x08\"/\n\x0fSwapOutResponse\x12\r\n\x05where\x18\x01 \x01(\t\x12\r\n\x05\x62ytes\x18\x02 \x01(\x04\x32\xb9\x08\n\x0e\x43ontextService\x12@\n\tGetStatus\x12\x19.aios.v1.GetStatusRequest\x1a\x18.aios.v1.SubsystemStatus\x12H\n\x0e\x41ppendMessages\x12\x1e.aios.v1.AppendMessagesRequest\x1a\x16.aios.v1.ContextUpdate\x12I\n\x0f\x43hatWithContext\x12\x1f.aios.v1.ChatWithContextRequest\x1a\x15.aios.v1.ContextReply\x12Q\n\x15\x43hatWithContextStream\x12\x1f.aios.v1.ChatWithContextRequest\x1a\x15.aios.v1.ContextChunk0\x01\x12\x43\n\nGetContext\x12\x1a.aios.v1.GetContextRequest\x1a\x19.aios.v1.AssembledContext\x12J\n\x0fSetSystemPrompt\x12\x1f.aios.v1.SetSystemPromptRequest\x1a\x16.aios.v1.ContextUpdate\x12\x44\n\x0cSetCoreBlock\x12\x1c.aios.v1.SetCoreBlockRequest\x1a\x16.aios.v1.ContextUpdate\x12J\n\x0f\x44\x65leteCoreBlock\x12\x1f.aios.v1.DeleteCoreBlockRequest\x1a\x16.aios.v1.ContextUpdate\x12\x38\n\x06PageIn\x12\x16.aios.v1.PageInRequest\x1a\x16.aios.v1.ContextUpdate\x12:\n\x07PageOut\x12\x17.aios.v1.PageOutRequest\x1a\x16.aios.v1.ContextUpdate\x12>\n\tSetPinned\x12\x19.aios.v1.SetPinnedRequest\x1a\x16.aios.v1.ContextUpdate\x12K\n\x0cSearchRecall\x12\x1c.aios.v1.SearchRecallRequest\x1a\x1d.aios.v1.SearchRecallResponse\x12I\n\x0fGetContextStats\x12\x1f.aios.v1.GetContextStatsRequest\x1a\x15.aios.v1.ContextStats\x12N\n\x11ListContextEvents\x12!.aios.v1.ListContextEventsRequest\x1a\x16.aios.v1.ContextEvents\x12<\n\x07SwapOut\x12\x17.aios.v1.SwapOutRequest\x1a\x18.aios.v1.SwapOutResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'aios.v1.context_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_CONTEXTSERVICE']._serialized_start=56
-  _globals['_CONTEXTSERVICE']._serialized_end=138
+  _globals['_CONTEXTMESSAGE']._serialized_start=109
+  _globals['_CONTEXTMESSAGE']._serialized_end=326
+  _globals['_COREBLOCK']._serialized_start=328
+  _globals['_COREBLOCK']._serialized_end=407
+  _globals['_RECALLEDITEM']._serialized_start=409
+  _globals['_RECALLEDITEM']._serialized_end=513
+  _globals['_CONTEXTSECTION']._serialized_start=515
+  _globals['_CONTEXTSECTION']._serialized_end=576
+  _globals['_PRESSURE']._serialized_start=579
+  _globals['_PRESSURE']._serialized_end=736
+  _globals['_CONTEXTUPDATE']._serialized_start=739
+  _globals['_CONTEXTUPDATE']._serialized_end=896
+  _globals['_APPENDMESSAGESREQUEST']._serialized_start=898
+  _globals['_APPENDMESSAGESREQUEST']._serialized_end=961
+  _globals['_CHATWITHCONTEXTREQUEST']._serialized_start=963
+  _globals['_CHATWITHCONTEXTREQUEST']._serialized_end=1045
+  _globals['_CONTEXTREPLY']._serialized_start=1047
+  _globals['_CONTEXTREPLY']._serialized_end=1165
+  _globals['_CONTEXTCHUNK']._serialized_start=1167
+  _globals['_CONTEXTCHUNK']._serialized_end=1234
+  _globals['_GETCONTEXTREQUEST']._serialized_start=1236
+  _globals['_GETCONTEXTREQUEST']._serialized_end=1255
+  _globals['_ASSEMBLEDCONTEXT']._serialized_start=1258
+  _globals['_ASSEMBLEDCONTEXT']._serialized_end=1583
+  _globals['_SETSYSTEMPROMPTREQUEST']._serialized_start=1585
+  _globals['_SETSYSTEMPROMPTREQUEST']._serialized_end=1623
+  _globals['_SETCOREBLOCKREQUEST']._serialized_start=1625
+  _globals['_SETCOREBLOCKREQUEST']._serialized_end=1698
+  _globals['_DELETECOREBLOCKREQUEST']._serialized_start=1700
+  _globals['_DELETECOREBLOCKREQUEST']._serialized_end=1739
+  _globals['_PAGEINREQUEST']._serialized_start=1741
+  _globals['_PAGEINREQUEST']._serialized_end=1781
+  _globals['_PAGEOUTREQUEST']._serialized_start=1783
+  _globals['_PAGEOUTREQUEST']._serialized_end=1828
+  _globals['_SETPINNEDREQUEST']._serialized_start=1830
+  _globals['_SETPINNEDREQUEST']._serialized_end=1876
+  _globals['_SEARCHRECALLREQUEST']._serialized_start=1878
+  _globals['_SEARCHRECALLREQUEST']._serialized_end=1925
+  _globals['_RECALLHIT']._serialized_start=1928
+  _globals['_RECALLHIT']._serialized_end=2070
+  _globals['_SEARCHRECALLRESPONSE']._serialized_start=2072
+  _globals['_SEARCHRECALLRESPONSE']._serialized_end=2128
+  _globals['_GETCONTEXTSTATSREQUEST']._serialized_start=2130
+  _globals['_GETCONTEXTSTATSREQUEST']._serialized_end=2154
+  _globals['_CONTEXTSTATS']._serialized_start=2157
+  _globals['_CONTEXTSTATS']._serialized_end=2431
+  _globals['_LISTCONTEXTEVENTSREQUEST']._serialized_start=2433
+  _globals['_LISTCONTEXTEVENTSREQUEST']._serialized_end=2492
+  _globals['_CONTEXTEVENT']._serialized_start=2495
+  _globals['_CONTEXTEVENT']._serialized_end=2625
+  _globals['_CONTEXTEVENTS']._serialized_start=2627
+  _globals['_CONTEXTEVENTS']._serialized_end=2681
+  _globals['_SWAPOUTREQUEST']._serialized_start=2683
+  _globals['_SWAPOUTREQUEST']._serialized_end=2713
+  _globals['_SWAPOUTRESPONSE']._serialized_start=2715
+  _globals['_SWAPOUTRESPONSE']._serialized_end=2762
+  _globals['_CONTEXTSERVICE']._serialized_start=2765
+  _globals['_CONTEXTSERVICE']._serialized_end=3846
 # @@protoc_insertion_point(module_scope)

@@ -4,6 +4,7 @@ import grpc
 import warnings
 
 from aios._proto.aios.v1 import common_pb2 as aios_dot_v1_dot_common__pb2
+from aios._proto.aios.v1 import context_pb2 as aios_dot_v1_dot_context__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -26,7 +27,10 @@ if _version_not_supported:
 
 
 class ContextServiceStub:
-    """Context-window paging. GetStatus tells whether this kernel serves the subsystem yet.
+    """Context-window paging: each agent's conversation kept within the model's window. The window holds the
+    system prompt, pinned core blocks, the recursive summary of what was paged out, a bounded recalled
+    section and the message queue, counted with the model's own tokenizer. Every RPC runs in the caller's
+    namespace and sees only the caller's context.
     """
 
     def __init__(self, channel):
@@ -40,14 +44,182 @@ class ContextServiceStub:
                 request_serializer=aios_dot_v1_dot_common__pb2.GetStatusRequest.SerializeToString,
                 response_deserializer=aios_dot_v1_dot_common__pb2.SubsystemStatus.FromString,
                 _registered_method=True)
+        self.AppendMessages = channel.unary_unary(
+                '/aios.v1.ContextService/AppendMessages',
+                request_serializer=aios_dot_v1_dot_context__pb2.AppendMessagesRequest.SerializeToString,
+                response_deserializer=aios_dot_v1_dot_context__pb2.ContextUpdate.FromString,
+                _registered_method=True)
+        self.ChatWithContext = channel.unary_unary(
+                '/aios.v1.ContextService/ChatWithContext',
+                request_serializer=aios_dot_v1_dot_context__pb2.ChatWithContextRequest.SerializeToString,
+                response_deserializer=aios_dot_v1_dot_context__pb2.ContextReply.FromString,
+                _registered_method=True)
+        self.ChatWithContextStream = channel.unary_stream(
+                '/aios.v1.ContextService/ChatWithContextStream',
+                request_serializer=aios_dot_v1_dot_context__pb2.ChatWithContextRequest.SerializeToString,
+                response_deserializer=aios_dot_v1_dot_context__pb2.ContextChunk.FromString,
+                _registered_method=True)
+        self.GetContext = channel.unary_unary(
+                '/aios.v1.ContextService/GetContext',
+                request_serializer=aios_dot_v1_dot_context__pb2.GetContextRequest.SerializeToString,
+                response_deserializer=aios_dot_v1_dot_context__pb2.AssembledContext.FromString,
+                _registered_method=True)
+        self.SetSystemPrompt = channel.unary_unary(
+                '/aios.v1.ContextService/SetSystemPrompt',
+                request_serializer=aios_dot_v1_dot_context__pb2.SetSystemPromptRequest.SerializeToString,
+                response_deserializer=aios_dot_v1_dot_context__pb2.ContextUpdate.FromString,
+                _registered_method=True)
+        self.SetCoreBlock = channel.unary_unary(
+                '/aios.v1.ContextService/SetCoreBlock',
+                request_serializer=aios_dot_v1_dot_context__pb2.SetCoreBlockRequest.SerializeToString,
+                response_deserializer=aios_dot_v1_dot_context__pb2.ContextUpdate.FromString,
+                _registered_method=True)
+        self.DeleteCoreBlock = channel.unary_unary(
+                '/aios.v1.ContextService/DeleteCoreBlock',
+                request_serializer=aios_dot_v1_dot_context__pb2.DeleteCoreBlockRequest.SerializeToString,
+                response_deserializer=aios_dot_v1_dot_context__pb2.ContextUpdate.FromString,
+                _registered_method=True)
+        self.PageIn = channel.unary_unary(
+                '/aios.v1.ContextService/PageIn',
+                request_serializer=aios_dot_v1_dot_context__pb2.PageInRequest.SerializeToString,
+                response_deserializer=aios_dot_v1_dot_context__pb2.ContextUpdate.FromString,
+                _registered_method=True)
+        self.PageOut = channel.unary_unary(
+                '/aios.v1.ContextService/PageOut',
+                request_serializer=aios_dot_v1_dot_context__pb2.PageOutRequest.SerializeToString,
+                response_deserializer=aios_dot_v1_dot_context__pb2.ContextUpdate.FromString,
+                _registered_method=True)
+        self.SetPinned = channel.unary_unary(
+                '/aios.v1.ContextService/SetPinned',
+                request_serializer=aios_dot_v1_dot_context__pb2.SetPinnedRequest.SerializeToString,
+                response_deserializer=aios_dot_v1_dot_context__pb2.ContextUpdate.FromString,
+                _registered_method=True)
+        self.SearchRecall = channel.unary_unary(
+                '/aios.v1.ContextService/SearchRecall',
+                request_serializer=aios_dot_v1_dot_context__pb2.SearchRecallRequest.SerializeToString,
+                response_deserializer=aios_dot_v1_dot_context__pb2.SearchRecallResponse.FromString,
+                _registered_method=True)
+        self.GetContextStats = channel.unary_unary(
+                '/aios.v1.ContextService/GetContextStats',
+                request_serializer=aios_dot_v1_dot_context__pb2.GetContextStatsRequest.SerializeToString,
+                response_deserializer=aios_dot_v1_dot_context__pb2.ContextStats.FromString,
+                _registered_method=True)
+        self.ListContextEvents = channel.unary_unary(
+                '/aios.v1.ContextService/ListContextEvents',
+                request_serializer=aios_dot_v1_dot_context__pb2.ListContextEventsRequest.SerializeToString,
+                response_deserializer=aios_dot_v1_dot_context__pb2.ContextEvents.FromString,
+                _registered_method=True)
+        self.SwapOut = channel.unary_unary(
+                '/aios.v1.ContextService/SwapOut',
+                request_serializer=aios_dot_v1_dot_context__pb2.SwapOutRequest.SerializeToString,
+                response_deserializer=aios_dot_v1_dot_context__pb2.SwapOutResponse.FromString,
+                _registered_method=True)
 
 
 class ContextServiceServicer:
-    """Context-window paging. GetStatus tells whether this kernel serves the subsystem yet.
+    """Context-window paging: each agent's conversation kept within the model's window. The window holds the
+    system prompt, pinned core blocks, the recursive summary of what was paged out, a bounded recalled
+    section and the message queue, counted with the model's own tokenizer. Every RPC runs in the caller's
+    namespace and sees only the caller's context.
     """
 
     def GetStatus(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AppendMessages(self, request, context):
+        """Append messages (no generation). A user message pages relevant memories in; past the flush threshold
+        the oldest messages are paged out to recall storage.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ChatWithContext(self, request, context):
+        """Append a user message, assemble the window, generate and record the reply.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ChatWithContextStream(self, request, context):
+        """The same, streaming the reply's text; the last chunk carries the reply.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetContext(self, request, context):
+        """The assembled window with token accounting per section.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetSystemPrompt(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetCoreBlock(self, request, context):
+        """Create or replace a core block (size-limited, always in the window).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteCoreBlock(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PageIn(self, request, context):
+        """Put an evicted message or a note into the recalled section.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PageOut(self, request, context):
+        """Evict messages to recall storage now (or take items out of the recalled section).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetPinned(self, request, context):
+        """Pin a message in the window (never evicted) or an item in the recalled section (kept across turns).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SearchRecall(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetContextStats(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListContextEvents(self, request, context):
+        """Memory-pressure and paging events, oldest first, after `after_id`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SwapOut(self, request, context):
+        """Move the context's saved KV state to disk now (or drop it: the next turn prefills in full).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -60,6 +232,76 @@ def add_ContextServiceServicer_to_server(servicer, server):
                     request_deserializer=aios_dot_v1_dot_common__pb2.GetStatusRequest.FromString,
                     response_serializer=aios_dot_v1_dot_common__pb2.SubsystemStatus.SerializeToString,
             ),
+            'AppendMessages': grpc.unary_unary_rpc_method_handler(
+                    servicer.AppendMessages,
+                    request_deserializer=aios_dot_v1_dot_context__pb2.AppendMessagesRequest.FromString,
+                    response_serializer=aios_dot_v1_dot_context__pb2.ContextUpdate.SerializeToString,
+            ),
+            'ChatWithContext': grpc.unary_unary_rpc_method_handler(
+                    servicer.ChatWithContext,
+                    request_deserializer=aios_dot_v1_dot_context__pb2.ChatWithContextRequest.FromString,
+                    response_serializer=aios_dot_v1_dot_context__pb2.ContextReply.SerializeToString,
+            ),
+            'ChatWithContextStream': grpc.unary_stream_rpc_method_handler(
+                    servicer.ChatWithContextStream,
+                    request_deserializer=aios_dot_v1_dot_context__pb2.ChatWithContextRequest.FromString,
+                    response_serializer=aios_dot_v1_dot_context__pb2.ContextChunk.SerializeToString,
+            ),
+            'GetContext': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetContext,
+                    request_deserializer=aios_dot_v1_dot_context__pb2.GetContextRequest.FromString,
+                    response_serializer=aios_dot_v1_dot_context__pb2.AssembledContext.SerializeToString,
+            ),
+            'SetSystemPrompt': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetSystemPrompt,
+                    request_deserializer=aios_dot_v1_dot_context__pb2.SetSystemPromptRequest.FromString,
+                    response_serializer=aios_dot_v1_dot_context__pb2.ContextUpdate.SerializeToString,
+            ),
+            'SetCoreBlock': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetCoreBlock,
+                    request_deserializer=aios_dot_v1_dot_context__pb2.SetCoreBlockRequest.FromString,
+                    response_serializer=aios_dot_v1_dot_context__pb2.ContextUpdate.SerializeToString,
+            ),
+            'DeleteCoreBlock': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteCoreBlock,
+                    request_deserializer=aios_dot_v1_dot_context__pb2.DeleteCoreBlockRequest.FromString,
+                    response_serializer=aios_dot_v1_dot_context__pb2.ContextUpdate.SerializeToString,
+            ),
+            'PageIn': grpc.unary_unary_rpc_method_handler(
+                    servicer.PageIn,
+                    request_deserializer=aios_dot_v1_dot_context__pb2.PageInRequest.FromString,
+                    response_serializer=aios_dot_v1_dot_context__pb2.ContextUpdate.SerializeToString,
+            ),
+            'PageOut': grpc.unary_unary_rpc_method_handler(
+                    servicer.PageOut,
+                    request_deserializer=aios_dot_v1_dot_context__pb2.PageOutRequest.FromString,
+                    response_serializer=aios_dot_v1_dot_context__pb2.ContextUpdate.SerializeToString,
+            ),
+            'SetPinned': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetPinned,
+                    request_deserializer=aios_dot_v1_dot_context__pb2.SetPinnedRequest.FromString,
+                    response_serializer=aios_dot_v1_dot_context__pb2.ContextUpdate.SerializeToString,
+            ),
+            'SearchRecall': grpc.unary_unary_rpc_method_handler(
+                    servicer.SearchRecall,
+                    request_deserializer=aios_dot_v1_dot_context__pb2.SearchRecallRequest.FromString,
+                    response_serializer=aios_dot_v1_dot_context__pb2.SearchRecallResponse.SerializeToString,
+            ),
+            'GetContextStats': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetContextStats,
+                    request_deserializer=aios_dot_v1_dot_context__pb2.GetContextStatsRequest.FromString,
+                    response_serializer=aios_dot_v1_dot_context__pb2.ContextStats.SerializeToString,
+            ),
+            'ListContextEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListContextEvents,
+                    request_deserializer=aios_dot_v1_dot_context__pb2.ListContextEventsRequest.FromString,
+                    response_serializer=aios_dot_v1_dot_context__pb2.ContextEvents.SerializeToString,
+            ),
+            'SwapOut': grpc.unary_unary_rpc_method_handler(
+                    servicer.SwapOut,
+                    request_deserializer=aios_dot_v1_dot_context__pb2.SwapOutRequest.FromString,
+                    response_serializer=aios_dot_v1_dot_context__pb2.SwapOutResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'aios.v1.ContextService', rpc_method_handlers)
@@ -69,7 +311,10 @@ def add_ContextServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class ContextService:
-    """Context-window paging. GetStatus tells whether this kernel serves the subsystem yet.
+    """Context-window paging: each agent's conversation kept within the model's window. The window holds the
+    system prompt, pinned core blocks, the recursive summary of what was paged out, a bounded recalled
+    section and the message queue, counted with the model's own tokenizer. Every RPC runs in the caller's
+    namespace and sees only the caller's context.
     """
 
     @staticmethod
@@ -89,6 +334,384 @@ class ContextService:
             '/aios.v1.ContextService/GetStatus',
             aios_dot_v1_dot_common__pb2.GetStatusRequest.SerializeToString,
             aios_dot_v1_dot_common__pb2.SubsystemStatus.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AppendMessages(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aios.v1.ContextService/AppendMessages',
+            aios_dot_v1_dot_context__pb2.AppendMessagesRequest.SerializeToString,
+            aios_dot_v1_dot_context__pb2.ContextUpdate.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ChatWithContext(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aios.v1.ContextService/ChatWithContext',
+            aios_dot_v1_dot_context__pb2.ChatWithContextRequest.SerializeToString,
+            aios_dot_v1_dot_context__pb2.ContextReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ChatWithContextStream(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/aios.v1.ContextService/ChatWithContextStream',
+            aios_dot_v1_dot_context__pb2.ChatWithContextRequest.SerializeToString,
+            aios_dot_v1_dot_context__pb2.ContextChunk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetContext(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aios.v1.ContextService/GetContext',
+            aios_dot_v1_dot_context__pb2.GetContextRequest.SerializeToString,
+            aios_dot_v1_dot_context__pb2.AssembledContext.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetSystemPrompt(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aios.v1.ContextService/SetSystemPrompt',
+            aios_dot_v1_dot_context__pb2.SetSystemPromptRequest.SerializeToString,
+            aios_dot_v1_dot_context__pb2.ContextUpdate.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetCoreBlock(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aios.v1.ContextService/SetCoreBlock',
+            aios_dot_v1_dot_context__pb2.SetCoreBlockRequest.SerializeToString,
+            aios_dot_v1_dot_context__pb2.ContextUpdate.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteCoreBlock(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aios.v1.ContextService/DeleteCoreBlock',
+            aios_dot_v1_dot_context__pb2.DeleteCoreBlockRequest.SerializeToString,
+            aios_dot_v1_dot_context__pb2.ContextUpdate.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PageIn(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aios.v1.ContextService/PageIn',
+            aios_dot_v1_dot_context__pb2.PageInRequest.SerializeToString,
+            aios_dot_v1_dot_context__pb2.ContextUpdate.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PageOut(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aios.v1.ContextService/PageOut',
+            aios_dot_v1_dot_context__pb2.PageOutRequest.SerializeToString,
+            aios_dot_v1_dot_context__pb2.ContextUpdate.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetPinned(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aios.v1.ContextService/SetPinned',
+            aios_dot_v1_dot_context__pb2.SetPinnedRequest.SerializeToString,
+            aios_dot_v1_dot_context__pb2.ContextUpdate.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SearchRecall(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aios.v1.ContextService/SearchRecall',
+            aios_dot_v1_dot_context__pb2.SearchRecallRequest.SerializeToString,
+            aios_dot_v1_dot_context__pb2.SearchRecallResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetContextStats(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aios.v1.ContextService/GetContextStats',
+            aios_dot_v1_dot_context__pb2.GetContextStatsRequest.SerializeToString,
+            aios_dot_v1_dot_context__pb2.ContextStats.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListContextEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aios.v1.ContextService/ListContextEvents',
+            aios_dot_v1_dot_context__pb2.ListContextEventsRequest.SerializeToString,
+            aios_dot_v1_dot_context__pb2.ContextEvents.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SwapOut(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aios.v1.ContextService/SwapOut',
+            aios_dot_v1_dot_context__pb2.SwapOutRequest.SerializeToString,
+            aios_dot_v1_dot_context__pb2.SwapOutResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -4,6 +4,7 @@ isort:skip_file
 """
 
 from aios._proto.aios.v1 import common_pb2 as _common_pb2
+from aios._proto.aios.v1 import context_pb2 as _context_pb2
 from collections import abc as _abc
 from grpc import aio as _aio
 import abc as _abc_1
@@ -27,23 +28,87 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class ContextServiceStub:
-    """Context-window paging. GetStatus tells whether this kernel serves the subsystem yet."""
+    """Context-window paging: each agent's conversation kept within the model's window. The window holds the
+    system prompt, pinned core blocks, the recursive summary of what was paged out, a bounded recalled
+    section and the message queue, counted with the model's own tokenizer. Every RPC runs in the caller's
+    namespace and sees only the caller's context.
+    """
 
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> ContextServiceAsyncStub: ...
     GetStatus: _grpc.UnaryUnaryMultiCallable[_common_pb2.GetStatusRequest, _common_pb2.SubsystemStatus]
+    AppendMessages: _grpc.UnaryUnaryMultiCallable[_context_pb2.AppendMessagesRequest, _context_pb2.ContextUpdate]
+    """Append messages (no generation). A user message pages relevant memories in; past the flush threshold
+    the oldest messages are paged out to recall storage.
+    """
+    ChatWithContext: _grpc.UnaryUnaryMultiCallable[_context_pb2.ChatWithContextRequest, _context_pb2.ContextReply]
+    """Append a user message, assemble the window, generate and record the reply."""
+    ChatWithContextStream: _grpc.UnaryStreamMultiCallable[_context_pb2.ChatWithContextRequest, _context_pb2.ContextChunk]
+    """The same, streaming the reply's text; the last chunk carries the reply."""
+    GetContext: _grpc.UnaryUnaryMultiCallable[_context_pb2.GetContextRequest, _context_pb2.AssembledContext]
+    """The assembled window with token accounting per section."""
+    SetSystemPrompt: _grpc.UnaryUnaryMultiCallable[_context_pb2.SetSystemPromptRequest, _context_pb2.ContextUpdate]
+    SetCoreBlock: _grpc.UnaryUnaryMultiCallable[_context_pb2.SetCoreBlockRequest, _context_pb2.ContextUpdate]
+    """Create or replace a core block (size-limited, always in the window)."""
+    DeleteCoreBlock: _grpc.UnaryUnaryMultiCallable[_context_pb2.DeleteCoreBlockRequest, _context_pb2.ContextUpdate]
+    PageIn: _grpc.UnaryUnaryMultiCallable[_context_pb2.PageInRequest, _context_pb2.ContextUpdate]
+    """Put an evicted message or a note into the recalled section."""
+    PageOut: _grpc.UnaryUnaryMultiCallable[_context_pb2.PageOutRequest, _context_pb2.ContextUpdate]
+    """Evict messages to recall storage now (or take items out of the recalled section)."""
+    SetPinned: _grpc.UnaryUnaryMultiCallable[_context_pb2.SetPinnedRequest, _context_pb2.ContextUpdate]
+    """Pin a message in the window (never evicted) or an item in the recalled section (kept across turns)."""
+    SearchRecall: _grpc.UnaryUnaryMultiCallable[_context_pb2.SearchRecallRequest, _context_pb2.SearchRecallResponse]
+    GetContextStats: _grpc.UnaryUnaryMultiCallable[_context_pb2.GetContextStatsRequest, _context_pb2.ContextStats]
+    ListContextEvents: _grpc.UnaryUnaryMultiCallable[_context_pb2.ListContextEventsRequest, _context_pb2.ContextEvents]
+    """Memory-pressure and paging events, oldest first, after `after_id`."""
+    SwapOut: _grpc.UnaryUnaryMultiCallable[_context_pb2.SwapOutRequest, _context_pb2.SwapOutResponse]
+    """Move the context's saved KV state to disk now (or drop it: the next turn prefills in full)."""
 
 @_typing.type_check_only
 class ContextServiceAsyncStub(ContextServiceStub):
-    """Context-window paging. GetStatus tells whether this kernel serves the subsystem yet."""
+    """Context-window paging: each agent's conversation kept within the model's window. The window holds the
+    system prompt, pinned core blocks, the recursive summary of what was paged out, a bounded recalled
+    section and the message queue, counted with the model's own tokenizer. Every RPC runs in the caller's
+    namespace and sees only the caller's context.
+    """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     GetStatus: _aio.UnaryUnaryMultiCallable[_common_pb2.GetStatusRequest, _common_pb2.SubsystemStatus]  # type: ignore[assignment]
+    AppendMessages: _aio.UnaryUnaryMultiCallable[_context_pb2.AppendMessagesRequest, _context_pb2.ContextUpdate]  # type: ignore[assignment]
+    """Append messages (no generation). A user message pages relevant memories in; past the flush threshold
+    the oldest messages are paged out to recall storage.
+    """
+    ChatWithContext: _aio.UnaryUnaryMultiCallable[_context_pb2.ChatWithContextRequest, _context_pb2.ContextReply]  # type: ignore[assignment]
+    """Append a user message, assemble the window, generate and record the reply."""
+    ChatWithContextStream: _aio.UnaryStreamMultiCallable[_context_pb2.ChatWithContextRequest, _context_pb2.ContextChunk]  # type: ignore[assignment]
+    """The same, streaming the reply's text; the last chunk carries the reply."""
+    GetContext: _aio.UnaryUnaryMultiCallable[_context_pb2.GetContextRequest, _context_pb2.AssembledContext]  # type: ignore[assignment]
+    """The assembled window with token accounting per section."""
+    SetSystemPrompt: _aio.UnaryUnaryMultiCallable[_context_pb2.SetSystemPromptRequest, _context_pb2.ContextUpdate]  # type: ignore[assignment]
+    SetCoreBlock: _aio.UnaryUnaryMultiCallable[_context_pb2.SetCoreBlockRequest, _context_pb2.ContextUpdate]  # type: ignore[assignment]
+    """Create or replace a core block (size-limited, always in the window)."""
+    DeleteCoreBlock: _aio.UnaryUnaryMultiCallable[_context_pb2.DeleteCoreBlockRequest, _context_pb2.ContextUpdate]  # type: ignore[assignment]
+    PageIn: _aio.UnaryUnaryMultiCallable[_context_pb2.PageInRequest, _context_pb2.ContextUpdate]  # type: ignore[assignment]
+    """Put an evicted message or a note into the recalled section."""
+    PageOut: _aio.UnaryUnaryMultiCallable[_context_pb2.PageOutRequest, _context_pb2.ContextUpdate]  # type: ignore[assignment]
+    """Evict messages to recall storage now (or take items out of the recalled section)."""
+    SetPinned: _aio.UnaryUnaryMultiCallable[_context_pb2.SetPinnedRequest, _context_pb2.ContextUpdate]  # type: ignore[assignment]
+    """Pin a message in the window (never evicted) or an item in the recalled section (kept across turns)."""
+    SearchRecall: _aio.UnaryUnaryMultiCallable[_context_pb2.SearchRecallRequest, _context_pb2.SearchRecallResponse]  # type: ignore[assignment]
+    GetContextStats: _aio.UnaryUnaryMultiCallable[_context_pb2.GetContextStatsRequest, _context_pb2.ContextStats]  # type: ignore[assignment]
+    ListContextEvents: _aio.UnaryUnaryMultiCallable[_context_pb2.ListContextEventsRequest, _context_pb2.ContextEvents]  # type: ignore[assignment]
+    """Memory-pressure and paging events, oldest first, after `after_id`."""
+    SwapOut: _aio.UnaryUnaryMultiCallable[_context_pb2.SwapOutRequest, _context_pb2.SwapOutResponse]  # type: ignore[assignment]
+    """Move the context's saved KV state to disk now (or drop it: the next turn prefills in full)."""
 
 class ContextServiceServicer(metaclass=_abc_1.ABCMeta):
-    """Context-window paging. GetStatus tells whether this kernel serves the subsystem yet."""
+    """Context-window paging: each agent's conversation kept within the model's window. The window holds the
+    system prompt, pinned core blocks, the recursive summary of what was paged out, a bounded recalled
+    section and the message queue, counted with the model's own tokenizer. Every RPC runs in the caller's
+    namespace and sees only the caller's context.
+    """
 
     @_abc_1.abstractmethod
     def GetStatus(
@@ -51,5 +116,115 @@ class ContextServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _common_pb2.GetStatusRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_common_pb2.SubsystemStatus, _abc.Awaitable[_common_pb2.SubsystemStatus]]: ...
+
+    @_abc_1.abstractmethod
+    def AppendMessages(
+        self,
+        request: _context_pb2.AppendMessagesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_context_pb2.ContextUpdate, _abc.Awaitable[_context_pb2.ContextUpdate]]:
+        """Append messages (no generation). A user message pages relevant memories in; past the flush threshold
+        the oldest messages are paged out to recall storage.
+        """
+
+    @_abc_1.abstractmethod
+    def ChatWithContext(
+        self,
+        request: _context_pb2.ChatWithContextRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_context_pb2.ContextReply, _abc.Awaitable[_context_pb2.ContextReply]]:
+        """Append a user message, assemble the window, generate and record the reply."""
+
+    @_abc_1.abstractmethod
+    def ChatWithContextStream(
+        self,
+        request: _context_pb2.ChatWithContextRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_context_pb2.ContextChunk], _abc.AsyncIterator[_context_pb2.ContextChunk]]:
+        """The same, streaming the reply's text; the last chunk carries the reply."""
+
+    @_abc_1.abstractmethod
+    def GetContext(
+        self,
+        request: _context_pb2.GetContextRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_context_pb2.AssembledContext, _abc.Awaitable[_context_pb2.AssembledContext]]:
+        """The assembled window with token accounting per section."""
+
+    @_abc_1.abstractmethod
+    def SetSystemPrompt(
+        self,
+        request: _context_pb2.SetSystemPromptRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_context_pb2.ContextUpdate, _abc.Awaitable[_context_pb2.ContextUpdate]]: ...
+
+    @_abc_1.abstractmethod
+    def SetCoreBlock(
+        self,
+        request: _context_pb2.SetCoreBlockRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_context_pb2.ContextUpdate, _abc.Awaitable[_context_pb2.ContextUpdate]]:
+        """Create or replace a core block (size-limited, always in the window)."""
+
+    @_abc_1.abstractmethod
+    def DeleteCoreBlock(
+        self,
+        request: _context_pb2.DeleteCoreBlockRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_context_pb2.ContextUpdate, _abc.Awaitable[_context_pb2.ContextUpdate]]: ...
+
+    @_abc_1.abstractmethod
+    def PageIn(
+        self,
+        request: _context_pb2.PageInRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_context_pb2.ContextUpdate, _abc.Awaitable[_context_pb2.ContextUpdate]]:
+        """Put an evicted message or a note into the recalled section."""
+
+    @_abc_1.abstractmethod
+    def PageOut(
+        self,
+        request: _context_pb2.PageOutRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_context_pb2.ContextUpdate, _abc.Awaitable[_context_pb2.ContextUpdate]]:
+        """Evict messages to recall storage now (or take items out of the recalled section)."""
+
+    @_abc_1.abstractmethod
+    def SetPinned(
+        self,
+        request: _context_pb2.SetPinnedRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_context_pb2.ContextUpdate, _abc.Awaitable[_context_pb2.ContextUpdate]]:
+        """Pin a message in the window (never evicted) or an item in the recalled section (kept across turns)."""
+
+    @_abc_1.abstractmethod
+    def SearchRecall(
+        self,
+        request: _context_pb2.SearchRecallRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_context_pb2.SearchRecallResponse, _abc.Awaitable[_context_pb2.SearchRecallResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def GetContextStats(
+        self,
+        request: _context_pb2.GetContextStatsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_context_pb2.ContextStats, _abc.Awaitable[_context_pb2.ContextStats]]: ...
+
+    @_abc_1.abstractmethod
+    def ListContextEvents(
+        self,
+        request: _context_pb2.ListContextEventsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_context_pb2.ContextEvents, _abc.Awaitable[_context_pb2.ContextEvents]]:
+        """Memory-pressure and paging events, oldest first, after `after_id`."""
+
+    @_abc_1.abstractmethod
+    def SwapOut(
+        self,
+        request: _context_pb2.SwapOutRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_context_pb2.SwapOutResponse, _abc.Awaitable[_context_pb2.SwapOutResponse]]:
+        """Move the context's saved KV state to disk now (or drop it: the next turn prefills in full)."""
 
 def add_ContextServiceServicer_to_server(servicer: ContextServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

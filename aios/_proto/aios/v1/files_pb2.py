@@ -23,15 +23,104 @@ _sym_db = _symbol_database.Default()
 
 
 from aios._proto.aios.v1 import common_pb2 as aios_dot_v1_dot_common__pb2
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13\x61ios/v1/files.proto\x12\x07\x61ios.v1\x1a\x14\x61ios/v1/common.proto2O\n\x0b\x46ileService\x12@\n\tGetStatus\x12\x19.aios.v1.GetStatusRequest\x1a\x18.aios.v1.SubsystemStatusb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13\x61ios/v1/files.proto\x12\x07\x61ios.v1\x1a\x14\x61ios/v1/common.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf8\x01\n\x08\x46ileInfo\x12\x0c\n\x04tree\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\t\x12\x0e\n\x06is_dir\x18\x03 \x01(\x08\x12\x0f\n\x07version\x18\x04 \x01(\x03\x12\x0c\n\x04size\x18\x05 \x01(\x03\x12\x0e\n\x06sha256\x18\x06 \x01(\t\x12\x0c\n\x04mime\x18\x07 \x01(\t\x12.\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bmodified_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07\x64\x65leted\x18\n \x01(\x08\x12\x11\n\tchange_id\x18\x0b \x01(\x03\"\x8d\x01\n\x0cWriteRequest\x12\x0c\n\x04tree\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x03 \x01(\x0c\x12\x0e\n\x06\x61ppend\x18\x04 \x01(\x08\x12\x1d\n\x10\x65xpected_version\x18\x05 \x01(\x03H\x00\x88\x01\x01\x12\x0c\n\x04mime\x18\x06 \x01(\tB\x13\n\x11_expected_version\"M\n\nWriteChunk\x12\'\n\x06header\x18\x01 \x01(\x0b\x32\x15.aios.v1.WriteRequestH\x00\x12\x0e\n\x04\x64\x61ta\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\":\n\x0bReadRequest\x12\x0c\n\x04tree\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\x03\"@\n\x0cReadResponse\x12\x1f\n\x04info\x18\x01 \x01(\x0b\x32\x11.aios.v1.FileInfo\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\x0c\":\n\tReadChunk\x12\x1f\n\x04info\x18\x01 \x01(\x0b\x32\x11.aios.v1.FileInfo\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\":\n\x0bStatRequest\x12\x0c\n\x04tree\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\x03\"c\n\x0bListRequest\x12\x0c\n\x04tree\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\t\x12\x0c\n\x04glob\x18\x03 \x01(\t\x12\x11\n\trecursive\x18\x04 \x01(\x08\x12\x17\n\x0finclude_deleted\x18\x05 \x01(\x08\"2\n\x0cListResponse\x12\"\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x11.aios.v1.FileInfo\",\n\x0eMakeDirRequest\x12\x0c\n\x04tree\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\t\"r\n\rDeleteRequest\x12\x0c\n\x04tree\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\t\x12\x11\n\trecursive\x18\x03 \x01(\x08\x12\x1d\n\x10\x65xpected_version\x18\x04 \x01(\x03H\x00\x88\x01\x01\x42\x13\n\x11_expected_version\"E\n\x0e\x43hangeResponse\x12\x11\n\tchange_id\x18\x01 \x01(\x03\x12 \n\x05\x66iles\x18\x02 \x03(\x0b\x32\x11.aios.v1.FileInfo\"i\n\x0bMoveRequest\x12\x0c\n\x04tree\x18\x01 \x01(\t\x12\x0b\n\x03src\x18\x02 \x01(\t\x12\x0b\n\x03\x64st\x18\x03 \x01(\t\x12\x1d\n\x10\x65xpected_version\x18\x04 \x01(\x03H\x00\x88\x01\x01\x42\x13\n\x11_expected_version\"5\n\x0b\x43opyRequest\x12\x0c\n\x04tree\x18\x01 \x01(\t\x12\x0b\n\x03src\x18\x02 \x01(\t\x12\x0b\n\x03\x64st\x18\x03 \x01(\t\"\xc4\x01\n\x0b\x46ileVersion\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\x12\x11\n\tchange_id\x18\x03 \x01(\x03\x12\n\n\x02op\x18\x04 \x01(\t\x12\x0c\n\x04size\x18\x05 \x01(\x03\x12\x0e\n\x06sha256\x18\x06 \x01(\t\x12\x0f\n\x07\x64\x65leted\x18\x07 \x01(\x08\x12\x10\n\x08\x61gent_id\x18\x08 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\t \x01(\t\x12&\n\x02\x61t\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"?\n\x12\x46ileHistoryRequest\x12\x0c\n\x04tree\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\t\x12\r\n\x05limit\x18\x03 \x01(\x05\"=\n\x13\x46ileHistoryResponse\x12&\n\x08versions\x18\x01 \x03(\x0b\x32\x14.aios.v1.FileVersion\"j\n\x0b\x44iffRequest\x12\x0c\n\x04tree\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\t\x12\x14\n\x0c\x66rom_version\x18\x03 \x01(\x03\x12\x12\n\nto_version\x18\x04 \x01(\x03\x12\x15\n\rcontext_lines\x18\x05 \x01(\x05\"\x1c\n\x0c\x44iffResponse\x12\x0c\n\x04\x64iff\x18\x01 \x01(\t\"\x89\x01\n\x0fRollbackRequest\x12\x0c\n\x04tree\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\t\x12\x11\n\x07version\x18\x03 \x01(\x03H\x00\x12\x13\n\tchange_id\x18\x04 \x01(\x03H\x00\x12(\n\x02\x61t\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampH\x00\x42\x08\n\x06target\"\x96\x01\n\x0fRetrieveRequest\x12\x0c\n\x04tree\x18\x01 \x01(\t\x12\r\n\x05query\x18\x02 \x01(\t\x12\t\n\x01k\x18\x03 \x01(\x05\x12\x13\n\x0bpath_prefix\x18\x04 \x01(\t\x12\x0c\n\x04glob\x18\x05 \x01(\t\x12\x10\n\x08keywords\x18\x06 \x03(\t\x12\x13\n\x0bmime_prefix\x18\x07 \x01(\t\x12\x11\n\tall_trees\x18\x08 \x01(\x08\"C\n\x08\x43hunkHit\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\r\n\x05start\x18\x02 \x01(\x03\x12\x0b\n\x03\x65nd\x18\x03 \x01(\x03\x12\r\n\x05score\x18\x04 \x01(\x01\"`\n\x0bRetrieveHit\x12\x1f\n\x04\x66ile\x18\x01 \x01(\x0b\x32\x11.aios.v1.FileInfo\x12\r\n\x05score\x18\x02 \x01(\x01\x12!\n\x06\x63hunks\x18\x03 \x03(\x0b\x32\x11.aios.v1.ChunkHit\"6\n\x10RetrieveResponse\x12\"\n\x04hits\x18\x01 \x03(\x0b\x32\x14.aios.v1.RetrieveHit\"?\n\x10SummarizeRequest\x12\x0c\n\x04tree\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\x03\"V\n\x07Summary\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\x12\x0c\n\x04text\x18\x03 \x01(\t\x12\x0e\n\x06method\x18\x04 \x01(\t\x12\x0e\n\x06\x63\x61\x63hed\x18\x05 \x01(\x08\"a\n\x0eGroupByRequest\x12\x0c\n\x04tree\x18\x01 \x01(\t\x12\r\n\x05query\x18\x02 \x01(\t\x12\x0e\n\x06groups\x18\x03 \x01(\x05\x12\x13\n\x0bpath_prefix\x18\x04 \x01(\t\x12\r\n\x05limit\x18\x05 \x01(\x05\"M\n\tFileGroup\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08keywords\x18\x02 \x03(\t\x12 \n\x05\x66iles\x18\x03 \x03(\x0b\x32\x11.aios.v1.FileInfo\"5\n\x0fGroupByResponse\x12\"\n\x06groups\x18\x01 \x03(\x0b\x32\x12.aios.v1.FileGroup\"V\n\x0bJoinRequest\x12\x0c\n\x04tree\x18\x01 \x01(\t\x12\x0e\n\x06path_a\x18\x02 \x01(\t\x12\x0e\n\x06tree_b\x18\x03 \x01(\t\x12\x0e\n\x06path_b\x18\x04 \x01(\t\x12\t\n\x01k\x18\x05 \x01(\x05\"X\n\x0bPassagePair\x12\x1c\n\x01\x61\x18\x01 \x01(\x0b\x32\x11.aios.v1.ChunkHit\x12\x1c\n\x01\x62\x18\x02 \x01(\x0b\x32\x11.aios.v1.ChunkHit\x12\r\n\x05score\x18\x03 \x01(\x01\"3\n\x0cJoinResponse\x12#\n\x05pairs\x18\x01 \x03(\x0b\x32\x14.aios.v1.PassagePair\"1\n\x0cWatchRequest\x12\x0c\n\x04tree\x18\x01 \x01(\t\x12\x13\n\x0bpath_prefix\x18\x02 \x01(\t\"\x91\x01\n\tFileEvent\x12\x11\n\tchange_id\x18\x01 \x01(\x03\x12\n\n\x02op\x18\x02 \x01(\t\x12\x0c\n\x04tree\x18\x03 \x01(\t\x12\x0c\n\x04path\x18\x04 \x01(\t\x12\x0f\n\x07version\x18\x05 \x01(\x03\x12\x10\n\x08\x61gent_id\x18\x06 \x01(\t\x12&\n\x02\x61t\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x9e\x01\n\x04Tree\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08owner_id\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12)\n\x06grants\x18\x04 \x03(\x0b\x32\x19.aios.v1.Tree.GrantsEntry\x12\x0e\n\x06\x61\x63\x63\x65ss\x18\x05 \x01(\t\x1a-\n\x0bGrantsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"!\n\x11\x43reateTreeRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"<\n\x0cGrantRequest\x12\x0c\n\x04tree\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x0c\n\x04mode\x18\x03 \x01(\t\"\x12\n\x10ListTreesRequest\"1\n\x11ListTreesResponse\x12\x1c\n\x05trees\x18\x01 \x03(\x0b\x32\r.aios.v1.Tree\"P\n\rImportRequest\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x0c\n\x04tree\x18\x02 \x01(\t\x12\x11\n\thost_path\x18\x03 \x01(\t\x12\x0c\n\x04\x64\x65st\x18\x04 \x01(\t\"c\n\rExportRequest\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x0c\n\x04tree\x18\x02 \x01(\t\x12\x0c\n\x04path\x18\x03 \x01(\t\x12\x11\n\thost_path\x18\x04 \x01(\t\x12\x11\n\tchange_id\x18\x05 \x01(\x03\"L\n\x10TransferProgress\x12\x0c\n\x04\x64one\x18\x01 \x01(\x03\x12\r\n\x05total\x18\x02 \x01(\x03\x12\r\n\x05\x62ytes\x18\x03 \x01(\x03\x12\x0c\n\x04path\x18\x04 \x01(\t2\xec\n\n\x0b\x46ileService\x12@\n\tGetStatus\x12\x19.aios.v1.GetStatusRequest\x1a\x18.aios.v1.SubsystemStatus\x12\x31\n\x05Write\x12\x15.aios.v1.WriteRequest\x1a\x11.aios.v1.FileInfo\x12\x37\n\x0bWriteStream\x12\x13.aios.v1.WriteChunk\x1a\x11.aios.v1.FileInfo(\x01\x12\x33\n\x04Read\x12\x14.aios.v1.ReadRequest\x1a\x15.aios.v1.ReadResponse\x12\x38\n\nReadStream\x12\x14.aios.v1.ReadRequest\x1a\x12.aios.v1.ReadChunk0\x01\x12/\n\x04Stat\x12\x14.aios.v1.StatRequest\x1a\x11.aios.v1.FileInfo\x12\x33\n\x04List\x12\x14.aios.v1.ListRequest\x1a\x15.aios.v1.ListResponse\x12\x35\n\x07MakeDir\x12\x17.aios.v1.MakeDirRequest\x1a\x11.aios.v1.FileInfo\x12\x39\n\x06\x44\x65lete\x12\x16.aios.v1.DeleteRequest\x1a\x17.aios.v1.ChangeResponse\x12/\n\x04Move\x12\x14.aios.v1.MoveRequest\x1a\x11.aios.v1.FileInfo\x12/\n\x04\x43opy\x12\x14.aios.v1.CopyRequest\x1a\x11.aios.v1.FileInfo\x12\x44\n\x07History\x12\x1b.aios.v1.FileHistoryRequest\x1a\x1c.aios.v1.FileHistoryResponse\x12\x33\n\x04\x44iff\x12\x14.aios.v1.DiffRequest\x1a\x15.aios.v1.DiffResponse\x12=\n\x08Rollback\x12\x18.aios.v1.RollbackRequest\x1a\x17.aios.v1.ChangeResponse\x12?\n\x08Retrieve\x12\x18.aios.v1.RetrieveRequest\x1a\x19.aios.v1.RetrieveResponse\x12\x38\n\tSummarize\x12\x19.aios.v1.SummarizeRequest\x1a\x10.aios.v1.Summary\x12<\n\x07GroupBy\x12\x17.aios.v1.GroupByRequest\x1a\x18.aios.v1.GroupByResponse\x12\x33\n\x04Join\x12\x14.aios.v1.JoinRequest\x1a\x15.aios.v1.JoinResponse\x12\x34\n\x05Watch\x12\x15.aios.v1.WatchRequest\x1a\x12.aios.v1.FileEvent0\x01\x12\x37\n\nCreateTree\x12\x1a.aios.v1.CreateTreeRequest\x1a\r.aios.v1.Tree\x12-\n\x05Grant\x12\x15.aios.v1.GrantRequest\x1a\r.aios.v1.Tree\x12\x42\n\tListTrees\x12\x19.aios.v1.ListTreesRequest\x1a\x1a.aios.v1.ListTreesResponse\x12=\n\x06Import\x12\x16.aios.v1.ImportRequest\x1a\x19.aios.v1.TransferProgress0\x01\x12=\n\x06\x45xport\x12\x16.aios.v1.ExportRequest\x1a\x19.aios.v1.TransferProgress0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'aios.v1.files_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_FILESERVICE']._serialized_start=54
-  _globals['_FILESERVICE']._serialized_end=133
+  _globals['_TREE_GRANTSENTRY']._loaded_options = None
+  _globals['_TREE_GRANTSENTRY']._serialized_options = b'8\001'
+  _globals['_FILEINFO']._serialized_start=88
+  _globals['_FILEINFO']._serialized_end=336
+  _globals['_WRITEREQUEST']._serialized_start=339
+  _globals['_WRITEREQUEST']._serialized_end=480
+  _globals['_WRITECHUNK']._serialized_start=482
+  _globals['_WRITECHUNK']._serialized_end=559
+  _globals['_READREQUEST']._serialized_start=561
+  _globals['_READREQUEST']._serialized_end=619
+  _globals['_READRESPONSE']._serialized_start=621
+  _globals['_READRESPONSE']._serialized_end=685
+  _globals['_READCHUNK']._serialized_start=687
+  _globals['_READCHUNK']._serialized_end=745
+  _globals['_STATREQUEST']._serialized_start=747
+  _globals['_STATREQUEST']._serialized_end=805
+  _globals['_LISTREQUEST']._serialized_start=807
+  _globals['_LISTREQUEST']._serialized_end=906
+  _globals['_LISTRESPONSE']._serialized_start=908
+  _globals['_LISTRESPONSE']._serialized_end=958
+  _globals['_MAKEDIRREQUEST']._serialized_start=960
+  _globals['_MAKEDIRREQUEST']._serialized_end=1004
+  _globals['_DELETEREQUEST']._serialized_start=1006
+  _globals['_DELETEREQUEST']._serialized_end=1120
+  _globals['_CHANGERESPONSE']._serialized_start=1122
+  _globals['_CHANGERESPONSE']._serialized_end=1191
+  _globals['_MOVEREQUEST']._serialized_start=1193
+  _globals['_MOVEREQUEST']._serialized_end=1298
+  _globals['_COPYREQUEST']._serialized_start=1300
+  _globals['_COPYREQUEST']._serialized_end=1353
+  _globals['_FILEVERSION']._serialized_start=1356
+  _globals['_FILEVERSION']._serialized_end=1552
+  _globals['_FILEHISTORYREQUEST']._serialized_start=1554
+  _globals['_FILEHISTORYREQUEST']._serialized_end=1617
+  _globals['_FILEHISTORYRESPONSE']._serialized_start=1619
+  _globals['_FILEHISTORYRESPONSE']._serialized_end=1680
+  _globals['_DIFFREQUEST']._serialized_start=1682
+  _globals['_DIFFREQUEST']._serialized_end=1788
+  _globals['_DIFFRESPONSE']._serialized_start=1790
+  _globals['_DIFFRESPONSE']._serialized_end=1818
+  _globals['_ROLLBACKREQUEST']._serialized_start=1821
+  _globals['_ROLLBACKREQUEST']._serialized_end=1958
+  _globals['_RETRIEVEREQUEST']._serialized_start=1961
+  _globals['_RETRIEVEREQUEST']._serialized_end=2111
+  _globals['_CHUNKHIT']._serialized_start=2113
+  _globals['_CHUNKHIT']._serialized_end=2180
+  _globals['_RETRIEVEHIT']._serialized_start=2182
+  _globals['_RETRIEVEHIT']._serialized_end=2278
+  _globals['_RETRIEVERESPONSE']._serialized_start=2280
+  _globals['_RETRIEVERESPONSE']._serialized_end=2334
+  _globals['_SUMMARIZEREQUEST']._serialized_start=2336
+  _globals['_SUMMARIZEREQUEST']._serialized_end=2399
+  _globals['_SUMMARY']._serialized_start=2401
+  _globals['_SUMMARY']._serialized_end=2487
+  _globals['_GROUPBYREQUEST']._serialized_start=2489
+  _globals['_GROUPBYREQUEST']._serialized_end=2586
+  _globals['_FILEGROUP']._serialized_start=2588
+  _globals['_FILEGROUP']._serialized_end=2665
+  _globals['_GROUPBYRESPONSE']._serialized_start=2667
+  _globals['_GROUPBYRESPONSE']._serialized_end=2720
+  _globals['_JOINREQUEST']._serialized_start=2722
+  _globals['_JOINREQUEST']._serialized_end=2808
+  _globals['_PASSAGEPAIR']._serialized_start=2810
+  _globals['_PASSAGEPAIR']._serialized_end=2898
+  _globals['_JOINRESPONSE']._serialized_start=2900
+  _globals['_JOINRESPONSE']._serialized_end=2951
+  _globals['_WATCHREQUEST']._serialized_start=2953
+  _globals['_WATCHREQUEST']._serialized_end=3002
+  _globals['_FILEEVENT']._serialized_start=3005
+  _globals['_FILEEVENT']._serialized_end=3150
+  _globals['_TREE']._serialized_start=3153
+  _globals['_TREE']._serialized_end=3311
+  _globals['_TREE_GRANTSENTRY']._serialized_start=3266
+  _globals['_TREE_GRANTSENTRY']._serialized_end=3311
+  _globals['_CREATETREEREQUEST']._serialized_start=3313
+  _globals['_CREATETREEREQUEST']._serialized_end=3346
+  _globals['_GRANTREQUEST']._serialized_start=3348
+  _globals['_GRANTREQUEST']._serialized_end=3408
+  _globals['_LISTTREESREQUEST']._serialized_start=3410
+  _globals['_LISTTREESREQUEST']._serialized_end=3428
+  _globals['_LISTTREESRESPONSE']._serialized_start=3430
+  _globals['_LISTTREESRESPONSE']._serialized_end=3479
+  _globals['_IMPORTREQUEST']._serialized_start=3481
+  _globals['_IMPORTREQUEST']._serialized_end=3561
+  _globals['_EXPORTREQUEST']._serialized_start=3563
+  _globals['_EXPORTREQUEST']._serialized_end=3662
+  _globals['_TRANSFERPROGRESS']._serialized_start=3664
+  _globals['_TRANSFERPROGRESS']._serialized_end=3740
+  _globals['_FILESERVICE']._serialized_start=3743
+  _globals['_FILESERVICE']._serialized_end=5131
 # @@protoc_insertion_point(module_scope)

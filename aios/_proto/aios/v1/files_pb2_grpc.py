@@ -4,6 +4,7 @@ import grpc
 import warnings
 
 from aios._proto.aios.v1 import common_pb2 as aios_dot_v1_dot_common__pb2
+from aios._proto.aios.v1 import files_pb2 as aios_dot_v1_dot_files__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -26,7 +27,11 @@ if _version_not_supported:
 
 
 class FileServiceStub:
-    """The semantic file system (LSFS). GetStatus tells whether this kernel serves the subsystem yet.
+    """The semantic file system (LSFS): per-agent trees plus shared trees, every version kept, any state
+    restorable, everything findable by meaning.
+
+    `tree` in a request names the tree: empty is the caller's own home tree; otherwise the name of a shared
+    tree the caller owns or was granted. Paths are absolute POSIX paths ("/notes/a.txt").
     """
 
     def __init__(self, channel):
@@ -40,13 +45,276 @@ class FileServiceStub:
                 request_serializer=aios_dot_v1_dot_common__pb2.GetStatusRequest.SerializeToString,
                 response_deserializer=aios_dot_v1_dot_common__pb2.SubsystemStatus.FromString,
                 _registered_method=True)
+        self.Write = channel.unary_unary(
+                '/aios.v1.FileService/Write',
+                request_serializer=aios_dot_v1_dot_files__pb2.WriteRequest.SerializeToString,
+                response_deserializer=aios_dot_v1_dot_files__pb2.FileInfo.FromString,
+                _registered_method=True)
+        self.WriteStream = channel.stream_unary(
+                '/aios.v1.FileService/WriteStream',
+                request_serializer=aios_dot_v1_dot_files__pb2.WriteChunk.SerializeToString,
+                response_deserializer=aios_dot_v1_dot_files__pb2.FileInfo.FromString,
+                _registered_method=True)
+        self.Read = channel.unary_unary(
+                '/aios.v1.FileService/Read',
+                request_serializer=aios_dot_v1_dot_files__pb2.ReadRequest.SerializeToString,
+                response_deserializer=aios_dot_v1_dot_files__pb2.ReadResponse.FromString,
+                _registered_method=True)
+        self.ReadStream = channel.unary_stream(
+                '/aios.v1.FileService/ReadStream',
+                request_serializer=aios_dot_v1_dot_files__pb2.ReadRequest.SerializeToString,
+                response_deserializer=aios_dot_v1_dot_files__pb2.ReadChunk.FromString,
+                _registered_method=True)
+        self.Stat = channel.unary_unary(
+                '/aios.v1.FileService/Stat',
+                request_serializer=aios_dot_v1_dot_files__pb2.StatRequest.SerializeToString,
+                response_deserializer=aios_dot_v1_dot_files__pb2.FileInfo.FromString,
+                _registered_method=True)
+        self.List = channel.unary_unary(
+                '/aios.v1.FileService/List',
+                request_serializer=aios_dot_v1_dot_files__pb2.ListRequest.SerializeToString,
+                response_deserializer=aios_dot_v1_dot_files__pb2.ListResponse.FromString,
+                _registered_method=True)
+        self.MakeDir = channel.unary_unary(
+                '/aios.v1.FileService/MakeDir',
+                request_serializer=aios_dot_v1_dot_files__pb2.MakeDirRequest.SerializeToString,
+                response_deserializer=aios_dot_v1_dot_files__pb2.FileInfo.FromString,
+                _registered_method=True)
+        self.Delete = channel.unary_unary(
+                '/aios.v1.FileService/Delete',
+                request_serializer=aios_dot_v1_dot_files__pb2.DeleteRequest.SerializeToString,
+                response_deserializer=aios_dot_v1_dot_files__pb2.ChangeResponse.FromString,
+                _registered_method=True)
+        self.Move = channel.unary_unary(
+                '/aios.v1.FileService/Move',
+                request_serializer=aios_dot_v1_dot_files__pb2.MoveRequest.SerializeToString,
+                response_deserializer=aios_dot_v1_dot_files__pb2.FileInfo.FromString,
+                _registered_method=True)
+        self.Copy = channel.unary_unary(
+                '/aios.v1.FileService/Copy',
+                request_serializer=aios_dot_v1_dot_files__pb2.CopyRequest.SerializeToString,
+                response_deserializer=aios_dot_v1_dot_files__pb2.FileInfo.FromString,
+                _registered_method=True)
+        self.History = channel.unary_unary(
+                '/aios.v1.FileService/History',
+                request_serializer=aios_dot_v1_dot_files__pb2.FileHistoryRequest.SerializeToString,
+                response_deserializer=aios_dot_v1_dot_files__pb2.FileHistoryResponse.FromString,
+                _registered_method=True)
+        self.Diff = channel.unary_unary(
+                '/aios.v1.FileService/Diff',
+                request_serializer=aios_dot_v1_dot_files__pb2.DiffRequest.SerializeToString,
+                response_deserializer=aios_dot_v1_dot_files__pb2.DiffResponse.FromString,
+                _registered_method=True)
+        self.Rollback = channel.unary_unary(
+                '/aios.v1.FileService/Rollback',
+                request_serializer=aios_dot_v1_dot_files__pb2.RollbackRequest.SerializeToString,
+                response_deserializer=aios_dot_v1_dot_files__pb2.ChangeResponse.FromString,
+                _registered_method=True)
+        self.Retrieve = channel.unary_unary(
+                '/aios.v1.FileService/Retrieve',
+                request_serializer=aios_dot_v1_dot_files__pb2.RetrieveRequest.SerializeToString,
+                response_deserializer=aios_dot_v1_dot_files__pb2.RetrieveResponse.FromString,
+                _registered_method=True)
+        self.Summarize = channel.unary_unary(
+                '/aios.v1.FileService/Summarize',
+                request_serializer=aios_dot_v1_dot_files__pb2.SummarizeRequest.SerializeToString,
+                response_deserializer=aios_dot_v1_dot_files__pb2.Summary.FromString,
+                _registered_method=True)
+        self.GroupBy = channel.unary_unary(
+                '/aios.v1.FileService/GroupBy',
+                request_serializer=aios_dot_v1_dot_files__pb2.GroupByRequest.SerializeToString,
+                response_deserializer=aios_dot_v1_dot_files__pb2.GroupByResponse.FromString,
+                _registered_method=True)
+        self.Join = channel.unary_unary(
+                '/aios.v1.FileService/Join',
+                request_serializer=aios_dot_v1_dot_files__pb2.JoinRequest.SerializeToString,
+                response_deserializer=aios_dot_v1_dot_files__pb2.JoinResponse.FromString,
+                _registered_method=True)
+        self.Watch = channel.unary_stream(
+                '/aios.v1.FileService/Watch',
+                request_serializer=aios_dot_v1_dot_files__pb2.WatchRequest.SerializeToString,
+                response_deserializer=aios_dot_v1_dot_files__pb2.FileEvent.FromString,
+                _registered_method=True)
+        self.CreateTree = channel.unary_unary(
+                '/aios.v1.FileService/CreateTree',
+                request_serializer=aios_dot_v1_dot_files__pb2.CreateTreeRequest.SerializeToString,
+                response_deserializer=aios_dot_v1_dot_files__pb2.Tree.FromString,
+                _registered_method=True)
+        self.Grant = channel.unary_unary(
+                '/aios.v1.FileService/Grant',
+                request_serializer=aios_dot_v1_dot_files__pb2.GrantRequest.SerializeToString,
+                response_deserializer=aios_dot_v1_dot_files__pb2.Tree.FromString,
+                _registered_method=True)
+        self.ListTrees = channel.unary_unary(
+                '/aios.v1.FileService/ListTrees',
+                request_serializer=aios_dot_v1_dot_files__pb2.ListTreesRequest.SerializeToString,
+                response_deserializer=aios_dot_v1_dot_files__pb2.ListTreesResponse.FromString,
+                _registered_method=True)
+        self.Import = channel.unary_stream(
+                '/aios.v1.FileService/Import',
+                request_serializer=aios_dot_v1_dot_files__pb2.ImportRequest.SerializeToString,
+                response_deserializer=aios_dot_v1_dot_files__pb2.TransferProgress.FromString,
+                _registered_method=True)
+        self.Export = channel.unary_stream(
+                '/aios.v1.FileService/Export',
+                request_serializer=aios_dot_v1_dot_files__pb2.ExportRequest.SerializeToString,
+                response_deserializer=aios_dot_v1_dot_files__pb2.TransferProgress.FromString,
+                _registered_method=True)
 
 
 class FileServiceServicer:
-    """The semantic file system (LSFS). GetStatus tells whether this kernel serves the subsystem yet.
+    """The semantic file system (LSFS): per-agent trees plus shared trees, every version kept, any state
+    restorable, everything findable by meaning.
+
+    `tree` in a request names the tree: empty is the caller's own home tree; otherwise the name of a shared
+    tree the caller owns or was granted. Paths are absolute POSIX paths ("/notes/a.txt").
     """
 
     def GetStatus(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Write(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WriteStream(self, request_iterator, context):
+        """First message: a header (WriteRequest without content); then data chunks.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Read(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReadStream(self, request, context):
+        """First message carries the file's info; the following ones carry data.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Stat(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def List(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def MakeDir(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Delete(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Move(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Copy(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def History(self, request, context):
+        """Versions of a file, or of every file under a directory, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Diff(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Rollback(self, request, context):
+        """Restores a file or a whole tree to a version, a change or a point in time, as a new change.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Retrieve(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Summarize(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GroupBy(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Join(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Watch(self, request, context):
+        """Change events under a path prefix, as they commit, until the caller cancels.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateTree(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Grant(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTrees(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Import(self, request, context):
+        """Admin only: copy a host directory into an agent's tree, or a tree (at a change) out to a host directory.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Export(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -60,6 +328,121 @@ def add_FileServiceServicer_to_server(servicer, server):
                     request_deserializer=aios_dot_v1_dot_common__pb2.GetStatusRequest.FromString,
                     response_serializer=aios_dot_v1_dot_common__pb2.SubsystemStatus.SerializeToString,
             ),
+            'Write': grpc.unary_unary_rpc_method_handler(
+                    servicer.Write,
+                    request_deserializer=aios_dot_v1_dot_files__pb2.WriteRequest.FromString,
+                    response_serializer=aios_dot_v1_dot_files__pb2.FileInfo.SerializeToString,
+            ),
+            'WriteStream': grpc.stream_unary_rpc_method_handler(
+                    servicer.WriteStream,
+                    request_deserializer=aios_dot_v1_dot_files__pb2.WriteChunk.FromString,
+                    response_serializer=aios_dot_v1_dot_files__pb2.FileInfo.SerializeToString,
+            ),
+            'Read': grpc.unary_unary_rpc_method_handler(
+                    servicer.Read,
+                    request_deserializer=aios_dot_v1_dot_files__pb2.ReadRequest.FromString,
+                    response_serializer=aios_dot_v1_dot_files__pb2.ReadResponse.SerializeToString,
+            ),
+            'ReadStream': grpc.unary_stream_rpc_method_handler(
+                    servicer.ReadStream,
+                    request_deserializer=aios_dot_v1_dot_files__pb2.ReadRequest.FromString,
+                    response_serializer=aios_dot_v1_dot_files__pb2.ReadChunk.SerializeToString,
+            ),
+            'Stat': grpc.unary_unary_rpc_method_handler(
+                    servicer.Stat,
+                    request_deserializer=aios_dot_v1_dot_files__pb2.StatRequest.FromString,
+                    response_serializer=aios_dot_v1_dot_files__pb2.FileInfo.SerializeToString,
+            ),
+            'List': grpc.unary_unary_rpc_method_handler(
+                    servicer.List,
+                    request_deserializer=aios_dot_v1_dot_files__pb2.ListRequest.FromString,
+                    response_serializer=aios_dot_v1_dot_files__pb2.ListResponse.SerializeToString,
+            ),
+            'MakeDir': grpc.unary_unary_rpc_method_handler(
+                    servicer.MakeDir,
+                    request_deserializer=aios_dot_v1_dot_files__pb2.MakeDirRequest.FromString,
+                    response_serializer=aios_dot_v1_dot_files__pb2.FileInfo.SerializeToString,
+            ),
+            'Delete': grpc.unary_unary_rpc_method_handler(
+                    servicer.Delete,
+                    request_deserializer=aios_dot_v1_dot_files__pb2.DeleteRequest.FromString,
+                    response_serializer=aios_dot_v1_dot_files__pb2.ChangeResponse.SerializeToString,
+            ),
+            'Move': grpc.unary_unary_rpc_method_handler(
+                    servicer.Move,
+                    request_deserializer=aios_dot_v1_dot_files__pb2.MoveRequest.FromString,
+                    response_serializer=aios_dot_v1_dot_files__pb2.FileInfo.SerializeToString,
+            ),
+            'Copy': grpc.unary_unary_rpc_method_handler(
+                    servicer.Copy,
+                    request_deserializer=aios_dot_v1_dot_files__pb2.CopyRequest.FromString,
+                    response_serializer=aios_dot_v1_dot_files__pb2.FileInfo.SerializeToString,
+            ),
+            'History': grpc.unary_unary_rpc_method_handler(
+                    servicer.History,
+                    request_deserializer=aios_dot_v1_dot_files__pb2.FileHistoryRequest.FromString,
+                    response_serializer=aios_dot_v1_dot_files__pb2.FileHistoryResponse.SerializeToString,
+            ),
+            'Diff': grpc.unary_unary_rpc_method_handler(
+                    servicer.Diff,
+                    request_deserializer=aios_dot_v1_dot_files__pb2.DiffRequest.FromString,
+                    response_serializer=aios_dot_v1_dot_files__pb2.DiffResponse.SerializeToString,
+            ),
+            'Rollback': grpc.unary_unary_rpc_method_handler(
+                    servicer.Rollback,
+                    request_deserializer=aios_dot_v1_dot_files__pb2.RollbackRequest.FromString,
+                    response_serializer=aios_dot_v1_dot_files__pb2.ChangeResponse.SerializeToString,
+            ),
+            'Retrieve': grpc.unary_unary_rpc_method_handler(
+                    servicer.Retrieve,
+                    request_deserializer=aios_dot_v1_dot_files__pb2.RetrieveRequest.FromString,
+                    response_serializer=aios_dot_v1_dot_files__pb2.RetrieveResponse.SerializeToString,
+            ),
+            'Summarize': grpc.unary_unary_rpc_method_handler(
+                    servicer.Summarize,
+                    request_deserializer=aios_dot_v1_dot_files__pb2.SummarizeRequest.FromString,
+                    response_serializer=aios_dot_v1_dot_files__pb2.Summary.SerializeToString,
+            ),
+            'GroupBy': grpc.unary_unary_rpc_method_handler(
+                    servicer.GroupBy,
+                    request_deserializer=aios_dot_v1_dot_files__pb2.GroupByRequest.FromString,
+                    response_serializer=aios_dot_v1_dot_files__pb2.GroupByResponse.SerializeToString,
+            ),
+            'Join': grpc.unary_unary_rpc_method_handler(
+                    servicer.Join,
+                    request_deserializer=aios_dot_v1_dot_files__pb2.JoinRequest.FromString,
+                    response_serializer=aios_dot_v1_dot_files__pb2.JoinResponse.SerializeToString,
+            ),
+            'Watch': grpc.unary_stream_rpc_method_handler(
+                    servicer.Watch,
+                    request_deserializer=aios_dot_v1_dot_files__pb2.WatchRequest.FromString,
+                    response_serializer=aios_dot_v1_dot_files__pb2.FileEvent.SerializeToString,
+            ),
+            'CreateTree': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateTree,
+                    request_deserializer=aios_dot_v1_dot_files__pb2.CreateTreeRequest.FromString,
+                    response_serializer=aios_dot_v1_dot_files__pb2.Tree.SerializeToString,
+            ),
+            'Grant': grpc.unary_unary_rpc_method_handler(
+                    servicer.Grant,
+                    request_deserializer=aios_dot_v1_dot_files__pb2.GrantRequest.FromString,
+                    response_serializer=aios_dot_v1_dot_files__pb2.Tree.SerializeToString,
+            ),
+            'ListTrees': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTrees,
+                    request_deserializer=aios_dot_v1_dot_files__pb2.ListTreesRequest.FromString,
+                    response_serializer=aios_dot_v1_dot_files__pb2.ListTreesResponse.SerializeToString,
+            ),
+            'Import': grpc.unary_stream_rpc_method_handler(
+                    servicer.Import,
+                    request_deserializer=aios_dot_v1_dot_files__pb2.ImportRequest.FromString,
+                    response_serializer=aios_dot_v1_dot_files__pb2.TransferProgress.SerializeToString,
+            ),
+            'Export': grpc.unary_stream_rpc_method_handler(
+                    servicer.Export,
+                    request_deserializer=aios_dot_v1_dot_files__pb2.ExportRequest.FromString,
+                    response_serializer=aios_dot_v1_dot_files__pb2.TransferProgress.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'aios.v1.FileService', rpc_method_handlers)
@@ -69,7 +452,11 @@ def add_FileServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class FileService:
-    """The semantic file system (LSFS). GetStatus tells whether this kernel serves the subsystem yet.
+    """The semantic file system (LSFS): per-agent trees plus shared trees, every version kept, any state
+    restorable, everything findable by meaning.
+
+    `tree` in a request names the tree: empty is the caller's own home tree; otherwise the name of a shared
+    tree the caller owns or was granted. Paths are absolute POSIX paths ("/notes/a.txt").
     """
 
     @staticmethod
@@ -89,6 +476,627 @@ class FileService:
             '/aios.v1.FileService/GetStatus',
             aios_dot_v1_dot_common__pb2.GetStatusRequest.SerializeToString,
             aios_dot_v1_dot_common__pb2.SubsystemStatus.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Write(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aios.v1.FileService/Write',
+            aios_dot_v1_dot_files__pb2.WriteRequest.SerializeToString,
+            aios_dot_v1_dot_files__pb2.FileInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WriteStream(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/aios.v1.FileService/WriteStream',
+            aios_dot_v1_dot_files__pb2.WriteChunk.SerializeToString,
+            aios_dot_v1_dot_files__pb2.FileInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Read(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aios.v1.FileService/Read',
+            aios_dot_v1_dot_files__pb2.ReadRequest.SerializeToString,
+            aios_dot_v1_dot_files__pb2.ReadResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReadStream(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/aios.v1.FileService/ReadStream',
+            aios_dot_v1_dot_files__pb2.ReadRequest.SerializeToString,
+            aios_dot_v1_dot_files__pb2.ReadChunk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Stat(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aios.v1.FileService/Stat',
+            aios_dot_v1_dot_files__pb2.StatRequest.SerializeToString,
+            aios_dot_v1_dot_files__pb2.FileInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def List(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aios.v1.FileService/List',
+            aios_dot_v1_dot_files__pb2.ListRequest.SerializeToString,
+            aios_dot_v1_dot_files__pb2.ListResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MakeDir(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aios.v1.FileService/MakeDir',
+            aios_dot_v1_dot_files__pb2.MakeDirRequest.SerializeToString,
+            aios_dot_v1_dot_files__pb2.FileInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Delete(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aios.v1.FileService/Delete',
+            aios_dot_v1_dot_files__pb2.DeleteRequest.SerializeToString,
+            aios_dot_v1_dot_files__pb2.ChangeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Move(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aios.v1.FileService/Move',
+            aios_dot_v1_dot_files__pb2.MoveRequest.SerializeToString,
+            aios_dot_v1_dot_files__pb2.FileInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Copy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aios.v1.FileService/Copy',
+            aios_dot_v1_dot_files__pb2.CopyRequest.SerializeToString,
+            aios_dot_v1_dot_files__pb2.FileInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def History(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aios.v1.FileService/History',
+            aios_dot_v1_dot_files__pb2.FileHistoryRequest.SerializeToString,
+            aios_dot_v1_dot_files__pb2.FileHistoryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Diff(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aios.v1.FileService/Diff',
+            aios_dot_v1_dot_files__pb2.DiffRequest.SerializeToString,
+            aios_dot_v1_dot_files__pb2.DiffResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Rollback(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aios.v1.FileService/Rollback',
+            aios_dot_v1_dot_files__pb2.RollbackRequest.SerializeToString,
+            aios_dot_v1_dot_files__pb2.ChangeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Retrieve(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aios.v1.FileService/Retrieve',
+            aios_dot_v1_dot_files__pb2.RetrieveRequest.SerializeToString,
+            aios_dot_v1_dot_files__pb2.RetrieveResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Summarize(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aios.v1.FileService/Summarize',
+            aios_dot_v1_dot_files__pb2.SummarizeRequest.SerializeToString,
+            aios_dot_v1_dot_files__pb2.Summary.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GroupBy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aios.v1.FileService/GroupBy',
+            aios_dot_v1_dot_files__pb2.GroupByRequest.SerializeToString,
+            aios_dot_v1_dot_files__pb2.GroupByResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Join(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aios.v1.FileService/Join',
+            aios_dot_v1_dot_files__pb2.JoinRequest.SerializeToString,
+            aios_dot_v1_dot_files__pb2.JoinResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Watch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/aios.v1.FileService/Watch',
+            aios_dot_v1_dot_files__pb2.WatchRequest.SerializeToString,
+            aios_dot_v1_dot_files__pb2.FileEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateTree(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aios.v1.FileService/CreateTree',
+            aios_dot_v1_dot_files__pb2.CreateTreeRequest.SerializeToString,
+            aios_dot_v1_dot_files__pb2.Tree.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Grant(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aios.v1.FileService/Grant',
+            aios_dot_v1_dot_files__pb2.GrantRequest.SerializeToString,
+            aios_dot_v1_dot_files__pb2.Tree.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTrees(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aios.v1.FileService/ListTrees',
+            aios_dot_v1_dot_files__pb2.ListTreesRequest.SerializeToString,
+            aios_dot_v1_dot_files__pb2.ListTreesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Import(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/aios.v1.FileService/Import',
+            aios_dot_v1_dot_files__pb2.ImportRequest.SerializeToString,
+            aios_dot_v1_dot_files__pb2.TransferProgress.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Export(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/aios.v1.FileService/Export',
+            aios_dot_v1_dot_files__pb2.ExportRequest.SerializeToString,
+            aios_dot_v1_dot_files__pb2.TransferProgress.FromString,
             options,
             channel_credentials,
             insecure,

@@ -4,6 +4,7 @@ isort:skip_file
 """
 
 from aios._proto.aios.v1 import common_pb2 as _common_pb2
+from aios._proto.aios.v1 import files_pb2 as _files_pb2
 from collections import abc as _abc
 from grpc import aio as _aio
 import abc as _abc_1
@@ -27,23 +28,96 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class FileServiceStub:
-    """The semantic file system (LSFS). GetStatus tells whether this kernel serves the subsystem yet."""
+    """The semantic file system (LSFS): per-agent trees plus shared trees, every version kept, any state
+    restorable, everything findable by meaning.
+
+    `tree` in a request names the tree: empty is the caller's own home tree; otherwise the name of a shared
+    tree the caller owns or was granted. Paths are absolute POSIX paths ("/notes/a.txt").
+    """
 
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> FileServiceAsyncStub: ...
     GetStatus: _grpc.UnaryUnaryMultiCallable[_common_pb2.GetStatusRequest, _common_pb2.SubsystemStatus]
+    Write: _grpc.UnaryUnaryMultiCallable[_files_pb2.WriteRequest, _files_pb2.FileInfo]
+    WriteStream: _grpc.StreamUnaryMultiCallable[_files_pb2.WriteChunk, _files_pb2.FileInfo]
+    """First message: a header (WriteRequest without content); then data chunks."""
+    Read: _grpc.UnaryUnaryMultiCallable[_files_pb2.ReadRequest, _files_pb2.ReadResponse]
+    ReadStream: _grpc.UnaryStreamMultiCallable[_files_pb2.ReadRequest, _files_pb2.ReadChunk]
+    """First message carries the file's info; the following ones carry data."""
+    Stat: _grpc.UnaryUnaryMultiCallable[_files_pb2.StatRequest, _files_pb2.FileInfo]
+    List: _grpc.UnaryUnaryMultiCallable[_files_pb2.ListRequest, _files_pb2.ListResponse]
+    MakeDir: _grpc.UnaryUnaryMultiCallable[_files_pb2.MakeDirRequest, _files_pb2.FileInfo]
+    Delete: _grpc.UnaryUnaryMultiCallable[_files_pb2.DeleteRequest, _files_pb2.ChangeResponse]
+    Move: _grpc.UnaryUnaryMultiCallable[_files_pb2.MoveRequest, _files_pb2.FileInfo]
+    Copy: _grpc.UnaryUnaryMultiCallable[_files_pb2.CopyRequest, _files_pb2.FileInfo]
+    History: _grpc.UnaryUnaryMultiCallable[_files_pb2.FileHistoryRequest, _files_pb2.FileHistoryResponse]
+    """Versions of a file, or of every file under a directory, newest first."""
+    Diff: _grpc.UnaryUnaryMultiCallable[_files_pb2.DiffRequest, _files_pb2.DiffResponse]
+    Rollback: _grpc.UnaryUnaryMultiCallable[_files_pb2.RollbackRequest, _files_pb2.ChangeResponse]
+    """Restores a file or a whole tree to a version, a change or a point in time, as a new change."""
+    Retrieve: _grpc.UnaryUnaryMultiCallable[_files_pb2.RetrieveRequest, _files_pb2.RetrieveResponse]
+    Summarize: _grpc.UnaryUnaryMultiCallable[_files_pb2.SummarizeRequest, _files_pb2.Summary]
+    GroupBy: _grpc.UnaryUnaryMultiCallable[_files_pb2.GroupByRequest, _files_pb2.GroupByResponse]
+    Join: _grpc.UnaryUnaryMultiCallable[_files_pb2.JoinRequest, _files_pb2.JoinResponse]
+    Watch: _grpc.UnaryStreamMultiCallable[_files_pb2.WatchRequest, _files_pb2.FileEvent]
+    """Change events under a path prefix, as they commit, until the caller cancels."""
+    CreateTree: _grpc.UnaryUnaryMultiCallable[_files_pb2.CreateTreeRequest, _files_pb2.Tree]
+    Grant: _grpc.UnaryUnaryMultiCallable[_files_pb2.GrantRequest, _files_pb2.Tree]
+    ListTrees: _grpc.UnaryUnaryMultiCallable[_files_pb2.ListTreesRequest, _files_pb2.ListTreesResponse]
+    Import: _grpc.UnaryStreamMultiCallable[_files_pb2.ImportRequest, _files_pb2.TransferProgress]
+    """Admin only: copy a host directory into an agent's tree, or a tree (at a change) out to a host directory."""
+    Export: _grpc.UnaryStreamMultiCallable[_files_pb2.ExportRequest, _files_pb2.TransferProgress]
 
 @_typing.type_check_only
 class FileServiceAsyncStub(FileServiceStub):
-    """The semantic file system (LSFS). GetStatus tells whether this kernel serves the subsystem yet."""
+    """The semantic file system (LSFS): per-agent trees plus shared trees, every version kept, any state
+    restorable, everything findable by meaning.
+
+    `tree` in a request names the tree: empty is the caller's own home tree; otherwise the name of a shared
+    tree the caller owns or was granted. Paths are absolute POSIX paths ("/notes/a.txt").
+    """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     GetStatus: _aio.UnaryUnaryMultiCallable[_common_pb2.GetStatusRequest, _common_pb2.SubsystemStatus]  # type: ignore[assignment]
+    Write: _aio.UnaryUnaryMultiCallable[_files_pb2.WriteRequest, _files_pb2.FileInfo]  # type: ignore[assignment]
+    WriteStream: _aio.StreamUnaryMultiCallable[_files_pb2.WriteChunk, _files_pb2.FileInfo]  # type: ignore[assignment]
+    """First message: a header (WriteRequest without content); then data chunks."""
+    Read: _aio.UnaryUnaryMultiCallable[_files_pb2.ReadRequest, _files_pb2.ReadResponse]  # type: ignore[assignment]
+    ReadStream: _aio.UnaryStreamMultiCallable[_files_pb2.ReadRequest, _files_pb2.ReadChunk]  # type: ignore[assignment]
+    """First message carries the file's info; the following ones carry data."""
+    Stat: _aio.UnaryUnaryMultiCallable[_files_pb2.StatRequest, _files_pb2.FileInfo]  # type: ignore[assignment]
+    List: _aio.UnaryUnaryMultiCallable[_files_pb2.ListRequest, _files_pb2.ListResponse]  # type: ignore[assignment]
+    MakeDir: _aio.UnaryUnaryMultiCallable[_files_pb2.MakeDirRequest, _files_pb2.FileInfo]  # type: ignore[assignment]
+    Delete: _aio.UnaryUnaryMultiCallable[_files_pb2.DeleteRequest, _files_pb2.ChangeResponse]  # type: ignore[assignment]
+    Move: _aio.UnaryUnaryMultiCallable[_files_pb2.MoveRequest, _files_pb2.FileInfo]  # type: ignore[assignment]
+    Copy: _aio.UnaryUnaryMultiCallable[_files_pb2.CopyRequest, _files_pb2.FileInfo]  # type: ignore[assignment]
+    History: _aio.UnaryUnaryMultiCallable[_files_pb2.FileHistoryRequest, _files_pb2.FileHistoryResponse]  # type: ignore[assignment]
+    """Versions of a file, or of every file under a directory, newest first."""
+    Diff: _aio.UnaryUnaryMultiCallable[_files_pb2.DiffRequest, _files_pb2.DiffResponse]  # type: ignore[assignment]
+    Rollback: _aio.UnaryUnaryMultiCallable[_files_pb2.RollbackRequest, _files_pb2.ChangeResponse]  # type: ignore[assignment]
+    """Restores a file or a whole tree to a version, a change or a point in time, as a new change."""
+    Retrieve: _aio.UnaryUnaryMultiCallable[_files_pb2.RetrieveRequest, _files_pb2.RetrieveResponse]  # type: ignore[assignment]
+    Summarize: _aio.UnaryUnaryMultiCallable[_files_pb2.SummarizeRequest, _files_pb2.Summary]  # type: ignore[assignment]
+    GroupBy: _aio.UnaryUnaryMultiCallable[_files_pb2.GroupByRequest, _files_pb2.GroupByResponse]  # type: ignore[assignment]
+    Join: _aio.UnaryUnaryMultiCallable[_files_pb2.JoinRequest, _files_pb2.JoinResponse]  # type: ignore[assignment]
+    Watch: _aio.UnaryStreamMultiCallable[_files_pb2.WatchRequest, _files_pb2.FileEvent]  # type: ignore[assignment]
+    """Change events under a path prefix, as they commit, until the caller cancels."""
+    CreateTree: _aio.UnaryUnaryMultiCallable[_files_pb2.CreateTreeRequest, _files_pb2.Tree]  # type: ignore[assignment]
+    Grant: _aio.UnaryUnaryMultiCallable[_files_pb2.GrantRequest, _files_pb2.Tree]  # type: ignore[assignment]
+    ListTrees: _aio.UnaryUnaryMultiCallable[_files_pb2.ListTreesRequest, _files_pb2.ListTreesResponse]  # type: ignore[assignment]
+    Import: _aio.UnaryStreamMultiCallable[_files_pb2.ImportRequest, _files_pb2.TransferProgress]  # type: ignore[assignment]
+    """Admin only: copy a host directory into an agent's tree, or a tree (at a change) out to a host directory."""
+    Export: _aio.UnaryStreamMultiCallable[_files_pb2.ExportRequest, _files_pb2.TransferProgress]  # type: ignore[assignment]
 
 class FileServiceServicer(metaclass=_abc_1.ABCMeta):
-    """The semantic file system (LSFS). GetStatus tells whether this kernel serves the subsystem yet."""
+    """The semantic file system (LSFS): per-agent trees plus shared trees, every version kept, any state
+    restorable, everything findable by meaning.
+
+    `tree` in a request names the tree: empty is the caller's own home tree; otherwise the name of a shared
+    tree the caller owns or was granted. Paths are absolute POSIX paths ("/notes/a.txt").
+    """
 
     @_abc_1.abstractmethod
     def GetStatus(
@@ -51,5 +125,172 @@ class FileServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _common_pb2.GetStatusRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_common_pb2.SubsystemStatus, _abc.Awaitable[_common_pb2.SubsystemStatus]]: ...
+
+    @_abc_1.abstractmethod
+    def Write(
+        self,
+        request: _files_pb2.WriteRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_files_pb2.FileInfo, _abc.Awaitable[_files_pb2.FileInfo]]: ...
+
+    @_abc_1.abstractmethod
+    def WriteStream(
+        self,
+        request_iterator: _MaybeAsyncIterator[_files_pb2.WriteChunk],
+        context: _ServicerContext,
+    ) -> _typing.Union[_files_pb2.FileInfo, _abc.Awaitable[_files_pb2.FileInfo]]:
+        """First message: a header (WriteRequest without content); then data chunks."""
+
+    @_abc_1.abstractmethod
+    def Read(
+        self,
+        request: _files_pb2.ReadRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_files_pb2.ReadResponse, _abc.Awaitable[_files_pb2.ReadResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def ReadStream(
+        self,
+        request: _files_pb2.ReadRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_files_pb2.ReadChunk], _abc.AsyncIterator[_files_pb2.ReadChunk]]:
+        """First message carries the file's info; the following ones carry data."""
+
+    @_abc_1.abstractmethod
+    def Stat(
+        self,
+        request: _files_pb2.StatRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_files_pb2.FileInfo, _abc.Awaitable[_files_pb2.FileInfo]]: ...
+
+    @_abc_1.abstractmethod
+    def List(
+        self,
+        request: _files_pb2.ListRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_files_pb2.ListResponse, _abc.Awaitable[_files_pb2.ListResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def MakeDir(
+        self,
+        request: _files_pb2.MakeDirRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_files_pb2.FileInfo, _abc.Awaitable[_files_pb2.FileInfo]]: ...
+
+    @_abc_1.abstractmethod
+    def Delete(
+        self,
+        request: _files_pb2.DeleteRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_files_pb2.ChangeResponse, _abc.Awaitable[_files_pb2.ChangeResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def Move(
+        self,
+        request: _files_pb2.MoveRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_files_pb2.FileInfo, _abc.Awaitable[_files_pb2.FileInfo]]: ...
+
+    @_abc_1.abstractmethod
+    def Copy(
+        self,
+        request: _files_pb2.CopyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_files_pb2.FileInfo, _abc.Awaitable[_files_pb2.FileInfo]]: ...
+
+    @_abc_1.abstractmethod
+    def History(
+        self,
+        request: _files_pb2.FileHistoryRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_files_pb2.FileHistoryResponse, _abc.Awaitable[_files_pb2.FileHistoryResponse]]:
+        """Versions of a file, or of every file under a directory, newest first."""
+
+    @_abc_1.abstractmethod
+    def Diff(
+        self,
+        request: _files_pb2.DiffRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_files_pb2.DiffResponse, _abc.Awaitable[_files_pb2.DiffResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def Rollback(
+        self,
+        request: _files_pb2.RollbackRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_files_pb2.ChangeResponse, _abc.Awaitable[_files_pb2.ChangeResponse]]:
+        """Restores a file or a whole tree to a version, a change or a point in time, as a new change."""
+
+    @_abc_1.abstractmethod
+    def Retrieve(
+        self,
+        request: _files_pb2.RetrieveRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_files_pb2.RetrieveResponse, _abc.Awaitable[_files_pb2.RetrieveResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def Summarize(
+        self,
+        request: _files_pb2.SummarizeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_files_pb2.Summary, _abc.Awaitable[_files_pb2.Summary]]: ...
+
+    @_abc_1.abstractmethod
+    def GroupBy(
+        self,
+        request: _files_pb2.GroupByRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_files_pb2.GroupByResponse, _abc.Awaitable[_files_pb2.GroupByResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def Join(
+        self,
+        request: _files_pb2.JoinRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_files_pb2.JoinResponse, _abc.Awaitable[_files_pb2.JoinResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def Watch(
+        self,
+        request: _files_pb2.WatchRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_files_pb2.FileEvent], _abc.AsyncIterator[_files_pb2.FileEvent]]:
+        """Change events under a path prefix, as they commit, until the caller cancels."""
+
+    @_abc_1.abstractmethod
+    def CreateTree(
+        self,
+        request: _files_pb2.CreateTreeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_files_pb2.Tree, _abc.Awaitable[_files_pb2.Tree]]: ...
+
+    @_abc_1.abstractmethod
+    def Grant(
+        self,
+        request: _files_pb2.GrantRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_files_pb2.Tree, _abc.Awaitable[_files_pb2.Tree]]: ...
+
+    @_abc_1.abstractmethod
+    def ListTrees(
+        self,
+        request: _files_pb2.ListTreesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_files_pb2.ListTreesResponse, _abc.Awaitable[_files_pb2.ListTreesResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def Import(
+        self,
+        request: _files_pb2.ImportRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_files_pb2.TransferProgress], _abc.AsyncIterator[_files_pb2.TransferProgress]]:
+        """Admin only: copy a host directory into an agent's tree, or a tree (at a change) out to a host directory."""
+
+    @_abc_1.abstractmethod
+    def Export(
+        self,
+        request: _files_pb2.ExportRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_files_pb2.TransferProgress], _abc.AsyncIterator[_files_pb2.TransferProgress]]: ...
 
 def add_FileServiceServicer_to_server(servicer: FileServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

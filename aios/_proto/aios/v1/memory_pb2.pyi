@@ -126,7 +126,7 @@ class DeleteNoteResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class SearchNotesRequest(_message.Message):
-    __slots__ = ("query", "k", "tags", "category", "created_after", "created_before", "event_after", "event_before", "scope", "include_archived", "expand_links")
+    __slots__ = ("query", "k", "tags", "category", "created_after", "created_before", "event_after", "event_before", "scope", "include_archived", "expand_links", "as_of")
     QUERY_FIELD_NUMBER: _ClassVar[int]
     K_FIELD_NUMBER: _ClassVar[int]
     TAGS_FIELD_NUMBER: _ClassVar[int]
@@ -138,6 +138,7 @@ class SearchNotesRequest(_message.Message):
     SCOPE_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_ARCHIVED_FIELD_NUMBER: _ClassVar[int]
     EXPAND_LINKS_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
     query: str
     k: int
     tags: _containers.RepeatedScalarFieldContainer[str]
@@ -149,7 +150,8 @@ class SearchNotesRequest(_message.Message):
     scope: str
     include_archived: bool
     expand_links: bool
-    def __init__(self, query: _Optional[str] = ..., k: _Optional[int] = ..., tags: _Optional[_Iterable[str]] = ..., category: _Optional[str] = ..., created_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., event_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., event_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., scope: _Optional[str] = ..., include_archived: _Optional[bool] = ..., expand_links: _Optional[bool] = ...) -> None: ...
+    as_of: _timestamp_pb2.Timestamp
+    def __init__(self, query: _Optional[str] = ..., k: _Optional[int] = ..., tags: _Optional[_Iterable[str]] = ..., category: _Optional[str] = ..., created_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., event_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., event_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., scope: _Optional[str] = ..., include_archived: _Optional[bool] = ..., expand_links: _Optional[bool] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class SearchHit(_message.Message):
     __slots__ = ("note", "score", "signals")

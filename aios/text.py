@@ -1,7 +1,8 @@
-"""Extractive enrichment, no LLM: keywords, a one-sentence context and tags, at write time.
+"""Text tools without a model: words, stopwords, YAKE-style keywords, a one-sentence context, tags.
 
-Keywords are scored YAKE-style from the text alone (frequency, position, length; stopwords dropped), so
-a write costs no extra model call; the LLM refines them later at background priority when available.
+Keywords are scored from the text alone (frequency, position, length; stopwords dropped), so a note's write
+costs no extra model call (the LLM refines them later at background priority) and files can be named and
+summarised without an LLM.
 """
 
 from __future__ import annotations

@@ -1,0 +1,181 @@
+"""`ctx` shell commands: an agent's context window as sections with token bars, its paging figures and events,
+its core blocks, and paging by hand. Importing this module registers the group on aios.shell.commands."""
+
+from __future__ import annotations
+
+import click
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from aios.client import Client
+from aios.shell import ShellState, commands, pass_state
+
+__all__ = ["ctx", "token_bar"]
+
+_BAR = 40
+_COLOURS = {"system": "cyan", "core": "magenta", "summary": "yellow", "recalled": "green", "messages": "blue",
+            "reply": "white"}  # fmt: skip
+
+
+def token_bar(tokens: int, window: int, colour: str = "blue", width: int = _BAR) -> Text:
+    """`tokens` of `window` as a bar of `width` cells (at least one cell for a non-empty section)."""
+    cells = 0 if tokens <= 0 else max(1, round(width * tokens / max(1, window)))
+    return Text("█" * min(cells, width), style=colour) + Text("·" * max(0, width - cells), style="dim")
+
+
+def _as(state: ShellState, agent: str) -> Client:
+    return state.client.as_agent(state.agent_id(agent))
+
+
+def _clip(text: str, width: int) -> str:
+    """One line of at most `width` characters, escaped for rich (agents' text may hold [brackets])."""
+    text = " ".join(text.split())
+    return escape(text if len(text) <= width else text[: width - 1] + "…")
+
+
+@commands.group()
+def ctx() -> None:
+    """An agent's context window: show, stats, events, core, page-in, page-out, pin, search."""
+
+
+@ctx.command("show")
+@click.argument("agent")
+@click.option("-m", "--messages", "show_messages", default=8, show_default=True, help="Newest messages to list.")
+@pass_state
+def ctx_show(state: ShellState, agent: str, show_messages: int) -> None:
+    """AGENT's window as sections with token bars."""
+    c = _as(state, agent).get_context()
+    p = c.pressure
+    exact = "exact" if c.exact else "estimated"
+    state.console.print(
+        f"window {p.window} tokens · assembled {c.tokens} ({p.fraction:.0%}, {exact}) · budget {p.budget} · "
+        f"flush at {p.flush_tokens} · pressure [bold]{p.level}[/]",
+        highlight=False,
+    )
+    table = Table("section", "tokens", "items", f"share of the {p.window}-token window")
+    for s in c.sections:
+        table.add_row(s.name, str(s.tokens), str(s.items), token_bar(s.tokens, p.window, _COLOURS.get(s.name, "blue")))
+    table.add_row("total", str(c.tokens), "", token_bar(c.tokens, p.window, "bold"))
+    state.console.print(table)
+    for block in c.core:
+        state.console.print(f"[magenta]core[/] \\[{block.label}] {block.tokens}/{block.limit_tokens} tokens: "
+                            f"{_clip(block.value, 80)}", highlight=False)  # fmt: skip
+    if c.summary:
+        state.console.print(f"[yellow]summary[/] {_clip(c.summary, 160)}", highlight=False)
+    for item in c.recalled:
+        pin = " 📌" if item.pinned else ""
+        state.console.print(f"[green]recalled[/] {item.kind} {item.id[:12]}{pin} ({item.tokens} tokens): "
+                            f"{_clip(item.content, 80)}", highlight=False)  # fmt: skip
+    recent = Table("seq", "id", "role", "tokens", "content", title=f"newest {show_messages} of {len(c.messages)}")
+    for m in c.messages[-show_messages:] if show_messages else []:
+        recent.add_row(str(m.seq), m.id[:12] + (" 📌" if m.pinned else ""), m.role, str(m.tokens), _clip(m.content, 70))
+    if show_messages:
+        state.console.print(recent)
+
+
+@ctx.command("stats")
+@click.argument("agent")
+@pass_state
+def ctx_stats(state: ShellState, agent: str) -> None:
+    """Page-outs, page-ins, recall hit rate, summary size."""
+    s = _as(state, agent).context_stats()
+    table = Table("", "", show_header=False)
+    for key, value in [
+        ("window", f"{s.tokens}/{s.window} tokens, {s.active_messages} messages"),
+        ("page-outs", f"{s.page_outs} messages in {s.flushes} flush(es) ({s.evicted_messages} in recall storage)"),
+        ("page-ins", str(s.page_ins)),
+        ("recall hit rate", f"{s.hit_rate:.0%} ({s.recall_hits}/{s.recall_queries} turns)"),
+        ("summary", f"{s.summary_tokens} tokens"),
+        ("pressure warnings", str(s.warnings)),
+        ("KV swaps", str(s.kv_swaps)),
+    ]:
+        table.add_row(key, value)
+    state.console.print(table)
+
+
+@ctx.command("events")
+@click.argument("agent")
+@click.option("--after", "after_id", default=0, show_default=True, help="Only events after this id.")
+@click.option("-n", "limit", default=30, show_default=True)
+@pass_state
+def ctx_events(state: ShellState, agent: str, after_id: int, limit: int) -> None:
+    """Memory-pressure and paging events."""
+    table = Table("id", "at", "kind", "fill", "detail")
+    for e in _as(state, agent).context_events(after_id, limit):
+        table.add_row(str(e.id), e.at.strftime("%H:%M:%S"), e.kind, f"{e.fraction:.0%}", e.detail)
+    state.console.print(table)
+
+
+@ctx.command("core")
+@click.argument("agent")
+@click.argument("label")
+@click.argument("value", nargs=-1)
+@click.option("--limit", "limit_tokens", default=0, help="Size limit in tokens (0: keep / default).")
+@click.option("--delete", is_flag=True, help="Delete the block.")
+@pass_state
+def ctx_core(
+    state: ShellState, agent: str, label: str, value: tuple[str, ...], limit_tokens: int, delete: bool
+) -> None:
+    """Set (or --delete) AGENT's core block LABEL."""
+    client = _as(state, agent)
+    update = client.delete_core_block(label) if delete else client.set_core_block(label, " ".join(value), limit_tokens)
+    state.console.print(f"{'deleted' if delete else 'set'} core block {label}; window at {update.pressure.tokens} "
+                        f"tokens ({update.pressure.level})", highlight=False)  # fmt: skip
+
+
+@ctx.command("page-in")
+@click.argument("agent")
+@click.argument("item_id")
+@click.option("--pin", is_flag=True, help="Keep it across turns.")
+@pass_state
+def ctx_page_in(state: ShellState, agent: str, item_id: str, pin: bool) -> None:
+    """Put an evicted message or a note into AGENT's recalled section."""
+    update = _as(state, agent).page_in(item_id, pin)
+    state.console.print(f"recalled section: {len(update.recalled)} items", highlight=False)
+
+
+@ctx.command("page-out")
+@click.argument("agent")
+@click.argument("ids", nargs=-1)
+@click.option("--oldest", default=0, help="Evict the oldest N unpinned messages.")
+@pass_state
+def ctx_page_out(state: ShellState, agent: str, ids: tuple[str, ...], oldest: int) -> None:
+    """Evict messages of AGENT's window to recall storage."""
+    update = _as(state, agent).page_out(list(ids), oldest)
+    state.console.print(f"paged out {len(update.evicted_ids)} messages; window at {update.pressure.tokens} tokens",
+                        highlight=False)  # fmt: skip
+
+
+@ctx.command("pin")
+@click.argument("agent")
+@click.argument("item_id")
+@click.option("--off", is_flag=True, help="Unpin.")
+@pass_state
+def ctx_pin(state: ShellState, agent: str, item_id: str, off: bool) -> None:
+    """Pin a message or recalled item in AGENT's window (or --off)."""
+    _as(state, agent).pin_in_context(item_id, not off)
+    state.console.print(f"{'unpinned' if off else 'pinned'} {item_id}", highlight=False)
+
+
+@ctx.command("search")
+@click.argument("agent")
+@click.argument("query", nargs=-1, required=True)
+@click.option("-k", default=5, show_default=True)
+@pass_state
+def ctx_search(state: ShellState, agent: str, query: tuple[str, ...], k: int) -> None:
+    """Search AGENT's recall storage (paged-out messages)."""
+    table = Table("score", "message", "role", "content")
+    for h in _as(state, agent).search_recall(" ".join(query), k):
+        table.add_row(f"{h.score:.4f}", h.message_id[:12], h.role, _clip(h.content, 70))
+    state.console.print(table)
+
+
+@ctx.command("swap")
+@click.argument("agent")
+@click.option("--drop", is_flag=True, help="Discard the KV state instead (the next turn prefills in full).")
+@pass_state
+def ctx_swap(state: ShellState, agent: str, drop: bool) -> None:
+    """Move AGENT's saved KV state to disk now."""
+    swap = _as(state, agent).swap_out_context(drop)
+    state.console.print(f"KV state: {swap.where} ({swap.bytes / 2**20:.1f} MiB)", highlight=False)

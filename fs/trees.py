@@ -1,0 +1,128 @@
+"""Trees and access: each agent's home tree, shared trees, and the read / write grants on them."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+
+from aios.errors import AlreadyExists, InvalidArgument, NotFound, PermissionDenied
+from fs import paths
+from fs._schema import fs_grants, fs_trees
+from fs.models import Tree
+
+__all__ = ["TreeRef", "Trees"]
+
+_HOME = "~"  # prefix of home tree names; user tree names cannot contain it
+_ACCESS_RANK = {"read": 0, "write": 1, "owner": 2}
+
+
+@dataclass(frozen=True)
+class TreeRef:
+    id: str
+    name: str  # stored name
+    display: str  # what the caller calls it: "" for its own home
+    owner_id: str
+    access: str
+
+
+class Trees:
+    def __init__(self, engine: Engine, clock: Callable[[], float] = time.time) -> None:
+        self._engine = engine
+        self._clock = clock
+
+    def resolve(self, agent_id: str, tree: str, need: str) -> TreeRef:
+        """The tree `tree` names for this agent ("" is its home), if it has at least `need` access."""
+        if not tree:
+            return self._home(agent_id)
+        paths.check_tree_name(tree)
+        with self._engine.connect() as conn:
+            row = conn.execute(sa.select(fs_trees).where(fs_trees.c.name == tree)).first()
+            if row is None:
+                raise NotFound(f"no tree named {tree!r}")
+            access = "owner" if row.owner_id == agent_id else None
+            if access is None:
+                access = conn.execute(
+                    sa.select(fs_grants.c.mode).where(fs_grants.c.tree_id == row.id, fs_grants.c.agent_id == agent_id)
+                ).scalar()
+        if access is None:
+            raise PermissionDenied(f"tree {tree!r} is not shared with you")
+        if _ACCESS_RANK[access] < _ACCESS_RANK[need]:
+            raise PermissionDenied(f"you have {access} access to tree {tree!r}; this needs {need}")
+        return TreeRef(row.id, row.name, tree, row.owner_id, access)
+
+    def _home(self, agent_id: str) -> TreeRef:
+        name = _HOME + agent_id
+        with self._engine.connect() as conn:
+            tree_id = conn.execute(sa.select(fs_trees.c.id).where(fs_trees.c.name == name)).scalar()
+        if tree_id is None:
+            tree_id = uuid.uuid4().hex
+            try:
+                with self._engine.begin() as conn:
+                    conn.execute(sa.insert(fs_trees).values(id=tree_id, name=name, owner_id=agent_id, kind="home",
+                                                            created_at=self._clock()))  # fmt: skip
+            except IntegrityError:  # created by a concurrent call
+                return self._home(agent_id)
+        return TreeRef(tree_id, name, "", agent_id, "owner")
+
+    def create(self, agent_id: str, name: str) -> Tree:
+        paths.check_tree_name(name)
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(sa.insert(fs_trees).values(id=uuid.uuid4().hex, name=name, owner_id=agent_id,
+                                                        kind="shared", created_at=self._clock()))  # fmt: skip
+        except IntegrityError:
+            raise AlreadyExists(f"a tree named {name!r} exists") from None
+        return self._tree_info(self.resolve(agent_id, name, "owner"))
+
+    def grant(self, agent_id: str, tree: str, grantee: str, mode: str) -> Tree:
+        """Give `grantee` read or write access to a shared tree the caller owns; mode "" revokes."""
+        if not tree:
+            raise InvalidArgument("home trees cannot be shared: create a shared tree and grant access to it")
+        if mode not in ("read", "write", ""):
+            raise InvalidArgument(f"mode must be read, write or empty (revoke), got {mode!r}")
+        ref = self.resolve(agent_id, tree, "owner")
+        if grantee == agent_id:
+            raise InvalidArgument("the owner always has access to its tree")
+        with self._engine.begin() as conn:
+            conn.execute(sa.delete(fs_grants).where(fs_grants.c.tree_id == ref.id, fs_grants.c.agent_id == grantee))
+            if mode:
+                try:
+                    with conn.begin_nested():
+                        conn.execute(sa.insert(fs_grants).values(tree_id=ref.id, agent_id=grantee, mode=mode))
+                except IntegrityError:
+                    raise NotFound(f"no agent with id {grantee!r}") from None
+        return self._tree_info(ref)
+
+    def list(self, agent_id: str) -> list[Tree]:
+        self._home(agent_id)
+        with self._engine.connect() as conn:
+            granted = sa.select(fs_grants.c.tree_id).where(fs_grants.c.agent_id == agent_id)
+            rows = conn.execute(
+                sa.select(fs_trees)
+                .where(sa.or_(fs_trees.c.owner_id == agent_id, fs_trees.c.id.in_(granted)))
+                .order_by(fs_trees.c.name)
+            ).all()
+        refs = []
+        for row in rows:
+            if row.kind == "home":
+                refs.append(TreeRef(row.id, row.name, "", row.owner_id, "owner"))
+            else:
+                refs.append(self.resolve(agent_id, row.name, "read"))
+        return [self._tree_info(r) for r in refs]
+
+    def readable(self, agent_id: str) -> list[TreeRef]:
+        return [self.resolve(agent_id, t.name, "read") if t.name else self._home(agent_id)
+                for t in self.list(agent_id)]  # fmt: skip
+
+    def _tree_info(self, ref: TreeRef) -> Tree:
+        with self._engine.connect() as conn:
+            grants = {
+                r.agent_id: r.mode for r in conn.execute(sa.select(fs_grants).where(fs_grants.c.tree_id == ref.id))
+            }
+        return Tree(ref.display, ref.owner_id, "home" if ref.name.startswith(_HOME) else "shared", grants, ref.access)

@@ -1,0 +1,199 @@
+"""The file system's gRPC face: each method converts the request, calls FileService, converts the reply."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from aios._proto.aios.v1 import common_pb2, files_pb2, files_pb2_grpc
+from aios.errors import InvalidArgument, ResourceExhausted
+from fs import FileService, RetrieveFilters, export_tree, import_dir
+from syscalls import convert_files as convert
+from syscalls.convert import from_timestamp
+from syscalls.dispatch import Access, Caller, SyscallRuntime, client_stream, server_stream, unary
+
+__all__ = ["FileServicer"]
+
+_READ_CHUNK = 1 << 20
+_WATCH_POLL_S = 0.25
+
+
+def _expected(request: Any) -> int | None:
+    return request.expected_version if request.HasField("expected_version") else None
+
+
+class FileServicer(files_pb2_grpc.FileServiceServicer):
+    def __init__(self, runtime: SyscallRuntime, files: FileService, max_message_bytes: int) -> None:
+        self.runtime = runtime
+        self._fs = files
+        self._max_message = max_message_bytes
+
+    @unary("fs.status", "fs", Access.ANY)
+    def GetStatus(self, request: common_pb2.GetStatusRequest, caller: Caller) -> common_pb2.SubsystemStatus:
+        index = self._fs.index
+        detail = "serving" if index is not None else "serving (no semantic index)"
+        if index is not None and index.backlog:
+            detail += f"; {index.backlog} files waiting to be indexed"
+        return common_pb2.SubsystemStatus(name="files", available=True, detail=detail)
+
+    @unary("fs.write", "fs")
+    def Write(self, request: files_pb2.WriteRequest, caller: Caller) -> files_pb2.FileInfo:
+        info = self._fs.write(caller.agent_id, request.tree, request.path, request.content, append=request.append,
+                              expected_version=_expected(request), mime=request.mime)  # fmt: skip
+        return convert.to_proto_file(info)
+
+    @client_stream("fs.write_stream", "fs")
+    def WriteStream(self, messages: Iterator[files_pb2.WriteChunk], caller: Caller) -> files_pb2.FileInfo:
+        header = next(messages, None)
+        if header is None or header.WhichOneof("part") != "header":
+            raise InvalidArgument("the first message of WriteStream must be a header")
+        h = header.header
+        if h.content:
+            raise InvalidArgument("send the content as data messages after the header")
+
+        def data() -> Iterator[bytes]:
+            for message in messages:
+                if message.WhichOneof("part") != "data":
+                    raise InvalidArgument("only data messages may follow the header")
+                yield message.data
+
+        info = self._fs.write(caller.agent_id, h.tree, h.path, data(), append=h.append,
+                              expected_version=_expected(h), mime=h.mime)  # fmt: skip
+        return convert.to_proto_file(info)
+
+    @unary("fs.read", "fs")
+    def Read(self, request: files_pb2.ReadRequest, caller: Caller) -> files_pb2.ReadResponse:
+        info, content = self._fs.read(caller.agent_id, request.tree, request.path, request.version)
+        if len(content) > self._max_message - 4096:
+            raise ResourceExhausted(f"{info.path} is {info.size} bytes, more than one message holds: use ReadStream")
+        return files_pb2.ReadResponse(info=convert.to_proto_file(info), content=content)
+
+    @server_stream("fs.read_stream", "fs")
+    def ReadStream(self, request: files_pb2.ReadRequest, caller: Caller, emit: Callable[[Any], None]) -> None:
+        info, chunks = self._fs.open(caller.agent_id, request.tree, request.path, request.version)
+        emit(files_pb2.ReadChunk(info=convert.to_proto_file(info)))
+        for chunk in chunks:
+            if caller.job.stopped():
+                return
+            emit(files_pb2.ReadChunk(data=chunk))
+
+    @unary("fs.stat", "fs")
+    def Stat(self, request: files_pb2.StatRequest, caller: Caller) -> files_pb2.FileInfo:
+        return convert.to_proto_file(self._fs.stat(caller.agent_id, request.tree, request.path, request.version))
+
+    @unary("fs.list", "fs")
+    def List(self, request: files_pb2.ListRequest, caller: Caller) -> files_pb2.ListResponse:
+        entries = self._fs.list(caller.agent_id, request.tree, request.path or "/", request.glob, request.recursive,
+                                request.include_deleted)  # fmt: skip
+        return files_pb2.ListResponse(entries=[convert.to_proto_file(f) for f in entries])
+
+    @unary("fs.mkdir", "fs")
+    def MakeDir(self, request: files_pb2.MakeDirRequest, caller: Caller) -> files_pb2.FileInfo:
+        return convert.to_proto_file(self._fs.mkdir(caller.agent_id, request.tree, request.path))
+
+    @unary("fs.delete", "fs")
+    def Delete(self, request: files_pb2.DeleteRequest, caller: Caller) -> files_pb2.ChangeResponse:
+        change = self._fs.delete(caller.agent_id, request.tree, request.path, request.recursive, _expected(request))
+        return convert.to_proto_change(change)
+
+    @unary("fs.move", "fs")
+    def Move(self, request: files_pb2.MoveRequest, caller: Caller) -> files_pb2.FileInfo:
+        info = self._fs.move(caller.agent_id, request.tree, request.src, request.dst, _expected(request))
+        return convert.to_proto_file(info)
+
+    @unary("fs.copy", "fs")
+    def Copy(self, request: files_pb2.CopyRequest, caller: Caller) -> files_pb2.FileInfo:
+        return convert.to_proto_file(self._fs.copy(caller.agent_id, request.tree, request.src, request.dst))
+
+    @unary("fs.history", "fs")
+    def History(self, request: files_pb2.FileHistoryRequest, caller: Caller) -> Any:
+        versions = self._fs.history(caller.agent_id, request.tree, request.path or "/", request.limit)
+        return files_pb2.FileHistoryResponse(versions=[convert.to_proto_version(v) for v in versions])
+
+    @unary("fs.diff", "fs")
+    def Diff(self, request: files_pb2.DiffRequest, caller: Caller) -> files_pb2.DiffResponse:
+        diff = self._fs.diff(caller.agent_id, request.tree, request.path, request.from_version, request.to_version,
+                             request.context_lines or 3)  # fmt: skip
+        return files_pb2.DiffResponse(diff=diff)
+
+    @unary("fs.rollback", "fs")
+    def Rollback(self, request: files_pb2.RollbackRequest, caller: Caller) -> files_pb2.ChangeResponse:
+        target = request.WhichOneof("target")
+        if target is None:
+            raise InvalidArgument("give a version, a change_id or a point in time (at)")
+        value = from_timestamp(request, "at") if target == "at" else getattr(request, target)
+        change = self._fs.rollback(caller.agent_id, request.tree, request.path or "/", **{target: value})
+        return convert.to_proto_change(change)
+
+    @unary("fs.retrieve", "fs")
+    def Retrieve(self, request: files_pb2.RetrieveRequest, caller: Caller) -> files_pb2.RetrieveResponse:
+        filters = RetrieveFilters(request.path_prefix or "/", request.glob, list(request.keywords),
+                                  request.mime_prefix)  # fmt: skip
+        hits = self._fs.retrieve(caller.agent_id, request.tree, request.query, request.k or 5, filters,
+                                 request.all_trees)  # fmt: skip
+        return files_pb2.RetrieveResponse(hits=[convert.to_proto_hit(h) for h in hits])
+
+    # Waits for the model, like an llm syscall: it runs on the llm queue, not on the two fs workers.
+    @unary("fs.summarize", "llm")
+    def Summarize(self, request: files_pb2.SummarizeRequest, caller: Caller) -> files_pb2.Summary:
+        summary = self._fs.summarize(caller.agent_id, request.tree, request.path, request.version,
+                                     priority=caller.job.record.priority, should_stop=caller.job.stopped)  # fmt: skip
+        return convert.to_proto_summary(summary)
+
+    @unary("fs.group_by", "fs")
+    def GroupBy(self, request: files_pb2.GroupByRequest, caller: Caller) -> files_pb2.GroupByResponse:
+        groups = self._fs.group_by(caller.agent_id, request.tree, request.query, request.groups,
+                                   request.path_prefix or "/", request.limit)  # fmt: skip
+        return files_pb2.GroupByResponse(groups=[convert.to_proto_group(g) for g in groups])
+
+    @unary("fs.join", "fs")
+    def Join(self, request: files_pb2.JoinRequest, caller: Caller) -> files_pb2.JoinResponse:
+        pairs = self._fs.join(caller.agent_id, request.tree, request.path_a, request.tree_b or request.tree,
+                              request.path_b, request.k or 5)  # fmt: skip
+        return files_pb2.JoinResponse(pairs=[convert.to_proto_pair(p) for p in pairs])
+
+    @server_stream("fs.watch", "watch")
+    def Watch(self, request: files_pb2.WatchRequest, caller: Caller, emit: Callable[[Any], None]) -> None:
+        _, subscription = self._fs.watch(caller.agent_id, request.tree, request.path_prefix)
+        try:
+            while not caller.job.stopped():
+                event = subscription.get(_WATCH_POLL_S)
+                if event is not None:
+                    emit(convert.to_proto_event(event, request.tree))
+                if subscription.overflowed:
+                    raise ResourceExhausted("this watcher fell more than 10,000 events behind; watch again")
+        finally:
+            subscription.close()
+
+    @unary("fs.create_tree", "fs")
+    def CreateTree(self, request: files_pb2.CreateTreeRequest, caller: Caller) -> files_pb2.Tree:
+        return convert.to_proto_tree(self._fs.trees.create(caller.agent_id, request.name))
+
+    @unary("fs.grant", "fs")
+    def Grant(self, request: files_pb2.GrantRequest, caller: Caller) -> files_pb2.Tree:
+        if not request.agent_id:
+            raise InvalidArgument("agent_id is required")
+        tree = self._fs.trees.grant(caller.agent_id, request.tree, request.agent_id, request.mode)
+        return convert.to_proto_tree(tree)
+
+    @unary("fs.list_trees", "fs")
+    def ListTrees(self, request: files_pb2.ListTreesRequest, caller: Caller) -> files_pb2.ListTreesResponse:
+        trees = self._fs.trees.list(caller.agent_id)
+        return files_pb2.ListTreesResponse(trees=[convert.to_proto_tree(t) for t in trees])
+
+    @server_stream("fs.import", "fs", Access.ADMIN)
+    def Import(self, request: files_pb2.ImportRequest, caller: Caller, emit: Callable[[Any], None]) -> None:
+        agent = self._agent(request.agent_id)
+        import_dir(self._fs, agent, request.tree, request.host_path, request.dest,
+                   lambda t: emit(convert.to_proto_transfer(t)), caller.job.stopped)  # fmt: skip
+
+    @server_stream("fs.export", "fs", Access.ADMIN)
+    def Export(self, request: files_pb2.ExportRequest, caller: Caller, emit: Callable[[Any], None]) -> None:
+        agent = self._agent(request.agent_id)
+        export_tree(self._fs, agent, request.tree, request.path, request.host_path, request.change_id,
+                    lambda t: emit(convert.to_proto_transfer(t)), caller.job.stopped)  # fmt: skip
+
+    def _agent(self, agent_id: str) -> str:
+        if not agent_id:
+            raise InvalidArgument("agent_id is required")
+        return self.runtime.agents.get(agent_id).id
