@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -74,10 +76,25 @@ def test_help_lists_commands(sqlite_kernel: Kernel) -> None:
 def test_repl_runs_commands_with_history(sqlite_kernel: Kernel, tmp_path: Path) -> None:
     console = Console(record=True, width=200)
     history = tmp_path / "history"
-    with create_pipe_input() as pipe, create_app_session(input=pipe, output=DummyOutput()):
-        pipe.send_text("agents create repl-agent\nagents list\nbogus\nexit\n")
-        with Client(sqlite_kernel.target, sqlite_kernel.admin_token) as client:
-            repl(client, console, history)
+    with create_pipe_input() as pipe, Client(sqlite_kernel.target, sqlite_kernel.admin_token) as client:
+
+        def run() -> None:
+            with create_app_session(input=pipe, output=DummyOutput()):
+                repl(client, console, history)
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        # One line at a time, each after the previous one's output: prompt_toolkit drops typeahead that
+        # arrives while a loaded machine is still between prompts.
+        for line, shows in [("agents create repl-agent", "agent repl-agent"), ("agents list", "repl-agent"),
+                            ("bogus", "No such command")]:  # fmt: skip
+            pipe.send_text(line + "\n")
+            deadline = time.time() + 60
+            while shows not in console.export_text(clear=False) and time.time() < deadline:
+                time.sleep(0.05)
+        pipe.send_text("exit\n")
+        thread.join(60)
+        assert not thread.is_alive(), "the REPL did not leave on 'exit'"
     text = console.export_text()
     assert "agent repl-agent" in text and "No such command" in text
     assert "agents list" in history.read_text()
