@@ -131,7 +131,7 @@ class Kernel:
         self.context = ContextService(self._engine, self.memory, self.llm, cfg.context, cfg.limits.max_note_chars)
         self.context.start()
         self.memory_jobs.start()
-        self.files = FileService(self._engine, BlobStore(cfg.data_dir / "blobs"), cfg.fs)
+        self.files = FileService(self._engine, BlobStore(cfg.data_dir / "blobs", self._engine), cfg.fs)
         self.files.index = SemanticIndex(self._engine, self._embedder, self.vectors, self.files.blobs, self.files,
                                          cfg.fs, self.llm if self.llm.available else None)  # fmt: skip
         self.files.index.start()

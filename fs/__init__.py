@@ -1,6 +1,6 @@
 """The semantic file system (LSFS): versioned trees of files, findable by meaning."""
 
-from fs.blobs import BlobStore
+from fs.blobs import Blob, BlobStore
 from fs.models import (
     ChangeResult,
     ChunkHit,
@@ -20,6 +20,7 @@ from fs.service import FileService, TreeRef
 from fs.transfer import export_tree, import_dir
 
 __all__ = [
+    "Blob",
     "BlobStore",
     "ChangeResult",
     "ChunkHit",

@@ -1,8 +1,10 @@
-"""Content-addressed blob store in the data directory: one file per sha256, written once, fsync'd.
+"""Content-addressed blob store: one blob per sha256, written once.
 
-A blob is on disk (file and directory entry synced) before the SQL row that names it commits, so an
-acknowledged version always has its content, even after a kill -9. A crash between the two leaves an
-unreferenced blob, which retention removes later.
+Small blobs (up to `inline_max` bytes) are stored in the database, in the same transaction as the version
+that names them: one fsync (the commit) per small write. Larger ones are files in the data directory, synced
+(file and directory entry) before the SQL row that names them commits. Either way an acknowledged version
+always has its content, even after a kill -9; a crash between a file blob and its row leaves an unreferenced
+file, which retention removes later.
 """
 
 from __future__ import annotations
@@ -12,30 +14,61 @@ import os
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
-from aios.errors import ResourceExhausted
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
 
-__all__ = ["BlobStore"]
+from aios.errors import NotFound, ResourceExhausted
+from fs._schema import fs_blobs
+
+__all__ = ["Blob", "BlobStore"]
 
 _READ_CHUNK = 1 << 20
+INLINE_MAX = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Blob:
+    sha256: str
+    size: int
+    head: bytes  # the first 4 KiB, to guess a mime type
+    data: bytes | None  # the content, when it is stored in the database
 
 
 class BlobStore:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, engine: Engine, inline_max: int = INLINE_MAX) -> None:
         self.root = root
+        self._engine = engine
+        self._inline_max = inline_max
         root.mkdir(parents=True, exist_ok=True)
 
     def _path(self, sha: str) -> Path:
         return self.root / sha[:2] / sha
 
-    def put(self, chunks: Iterable[bytes], limit: int) -> tuple[str, int]:
-        """Store the concatenated chunks; (sha256, size). More than `limit` bytes: RESOURCE_EXHAUSTED."""
-        digest, size = hashlib.sha256(), 0
+    def put(self, chunks: Iterable[bytes], limit: int) -> Blob:
+        """Take the concatenated chunks. More than `limit` bytes: RESOURCE_EXHAUSTED. A small blob stays in
+        memory until `record` stores it with the version; a large one is on disk when this returns."""
+        digest, buffered, size = hashlib.sha256(), bytearray(), 0
+        iterator = iter(chunks)
+        for chunk in iterator:
+            size += len(chunk)
+            if size > limit:
+                raise ResourceExhausted(f"file is larger than the limit of {limit} bytes")
+            digest.update(chunk)
+            buffered += chunk
+            if len(buffered) > self._inline_max:
+                return self._spill(bytes(buffered), iterator, digest, size, limit)
+        data = bytes(buffered)
+        return Blob(digest.hexdigest(), size, data[:4096], data)
+
+    def _spill(self, head: bytes, rest: Iterator[bytes], digest: hashlib._Hash, size: int, limit: int) -> Blob:
         fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".incoming-")
         try:
             with os.fdopen(fd, "wb") as f:
-                for chunk in chunks:
+                f.write(head)
+                for chunk in rest:
                     size += len(chunk)
                     if size > limit:
                         raise ResourceExhausted(f"file is larger than the limit of {limit} bytes")
@@ -51,26 +84,37 @@ class BlobStore:
                 target.parent.mkdir(exist_ok=True)
                 os.replace(tmp, target)
                 _fsync_dir(target.parent)
-            return sha, size
+            return Blob(sha, size, head[:4096], None)
         except BaseException:
             if os.path.exists(tmp):
                 os.unlink(tmp)
             raise
 
+    def record(self, conn: Connection, sha: str, size: int, data: bytes | None, now: float) -> None:
+        """The blob's row, in the transaction of the version that names it (once per content)."""
+        if conn.execute(sa.select(fs_blobs.c.sha256).where(fs_blobs.c.sha256 == sha)).first() is None:
+            conn.execute(sa.insert(fs_blobs).values(sha256=sha, size=size, created_at=now, data=data))
+
     def read(self, sha: str) -> bytes:
-        return self._path(sha).read_bytes()
+        return b"".join(self.stream(sha))
 
     def stream(self, sha: str, chunk_size: int = _READ_CHUNK) -> Iterator[bytes]:
-        with open(self._path(sha), "rb") as f:
-            while chunk := f.read(chunk_size):
-                yield chunk
-
-    def exists(self, sha: str) -> bool:
-        return self._path(sha).exists()
+        path = self._path(sha)
+        if path.exists():
+            with open(path, "rb") as f:
+                while chunk := f.read(chunk_size):
+                    yield chunk
+            return
+        with self._engine.connect() as conn:
+            data = conn.execute(sa.select(fs_blobs.c.data).where(fs_blobs.c.sha256 == sha)).scalar()
+        if data is None:
+            raise NotFound(f"blob {sha} is missing from the store")
+        for i in range(0, len(data), chunk_size):
+            yield bytes(data[i : i + chunk_size])
 
     def collect(self, referenced: set[str], grace_s: float = 3600.0) -> int:
-        """Delete blobs no version references, older than `grace_s` (a write in flight may not have
-        committed its row yet). Returns how many were deleted."""
+        """Delete blob files no version references, older than `grace_s` (a write in flight may not have
+        committed its row yet). Returns how many were deleted. (Rows go with the versions, in SQL.)"""
         cutoff, removed = time.time() - grace_s, 0
         for path in self.root.glob("??/*"):
             if path.name not in referenced and path.stat().st_mtime < cutoff:

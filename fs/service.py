@@ -27,7 +27,7 @@ from aios.config import FsConfig
 from aios.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
 from fs import paths
 from fs._schema import fs_blobs, fs_changes, fs_files, fs_versions
-from fs.blobs import BlobStore
+from fs.blobs import Blob, BlobStore
 from fs.events import EventBus, Subscription
 from fs.models import (
     ChangeResult,
@@ -61,6 +61,14 @@ class _Edit:
     op: str
     detail: str = ""
     expected: int | None = None  # the version the file must be at; 0: must not exist
+    data: bytes | None = None  # new content stored in the database (small blobs)
+
+
+class _Row:
+    """A fs_files row as this change left it (attribute access like sqlalchemy's Row)."""
+
+    def __init__(self, **values: Any) -> None:
+        self.__dict__.update(values)
 
 
 class _NoChange(Exception):
@@ -187,12 +195,22 @@ class FileService:
         chunks = [data] if isinstance(data, bytes | bytearray) else data
         if append:
             return self._append(ref, agent_id, path, b"".join(chunks), expected_version, mime)
-        sha, size = self.blobs.put(chunks, self.config.max_file_bytes)
-        mime = mime or _guess_mime(path, self.blobs, sha)
+        blob = self.blobs.put(chunks, self.config.max_file_bytes)
+        mime = mime or _guess_mime(path, blob.head)
 
         def plan(conn: Connection) -> list[_Edit]:
             return self._parents(conn, ref, path) + [
-                _Edit(path, "file", sha, size, mime, False, "write", expected=expected_version)
+                _Edit(
+                    path,
+                    "file",
+                    blob.sha256,
+                    blob.size,
+                    mime,
+                    False,
+                    "write",
+                    expected=expected_version,
+                    data=blob.data,
+                )  # fmt: skip
             ]
 
         return self._commit(ref, agent_id, "write", path, plan).files[-1]
@@ -208,27 +226,28 @@ class FileService:
             if live and row.kind == "dir":
                 raise FailedPrecondition(f"{path} is a directory")
             head = self.blobs.read(row.sha256) if live and row.sha256 else b""
-            sha, size = self.blobs.put([head, data], self.config.max_file_bytes)
-            mime_ = mime or (row.mime if live else _guess_mime(path, self.blobs, sha))
+            blob = self.blobs.put([head, data], self.config.max_file_bytes)
+            mime_ = mime or (row.mime if live else _guess_mime(path, blob.head))
             return self._parents(conn, ref, path) + [
-                _Edit(path, "file", sha, size, mime_, False, "append", expected=expected)
+                _Edit(path, "file", blob.sha256, blob.size, mime_, False, "append", expected=expected, data=blob.data)
             ]
 
         return self._commit(ref, agent_id, "append", path, plan).files[-1]
 
-    def put_many(self, ref: TreeRef, agent_id: str, items: list[tuple[str, str, int]], op: str) -> ChangeResult:
-        """One change writing many files whose blobs are stored already: (path, sha256, size) each."""
-        items = [(self._file_path(path), sha, size) for path, sha, size in items]
+    def put_many(self, ref: TreeRef, agent_id: str, items: list[tuple[str, Blob]], op: str) -> ChangeResult:
+        """One change writing many files from blobs `BlobStore.put` took: (path, blob) each."""
+        items = [(self._file_path(path), blob) for path, blob in items]
 
         def plan(conn: Connection) -> list[_Edit]:
             edits: list[_Edit] = []
             made: set[str] = set()
-            for path, sha, size in items:
+            for path, blob in items:
                 for parent in self._parents(conn, ref, path):
                     if parent.path not in made:
                         made.add(parent.path)
                         edits.append(parent)
-                edits.append(_Edit(path, "file", sha, size, _guess_mime(path, self.blobs, sha), False, op))
+                edits.append(_Edit(path, "file", blob.sha256, blob.size, _guess_mime(path, blob.head), False, op,
+                                   data=blob.data))  # fmt: skip
             return edits
 
         return self._commit(ref, agent_id, op, "/", plan)
@@ -635,18 +654,16 @@ class FileService:
                 size=edit.size, mime=edit.mime, deleted=edit.deleted, agent_id=agent_id, detail=edit.detail, at=now,
             ))  # fmt: skip
             if edit.sha and not edit.deleted:
-                self._record_blob(conn, edit.sha, edit.size, now)
-            rows[edit.path] = conn.execute(sa.select(fs_files).where(fs_files.c.id == file_id)).one()
-            infos.append(replace(self._info(ref, rows[edit.path]), change_id=change_id))
+                self.blobs.record(conn, edit.sha, edit.size, edit.data, now)
+            state = {"id": file_id, "path": edit.path, "version": version, "created_at": row.created_at if row else now,
+                     **values}  # fmt: skip
+            rows[edit.path] = _Row(**state)  # what a later edit of the same change sees
+            infos.append(FileInfo(ref.display, edit.path, state["kind"] == "dir", version, state["size"],
+                                  state["sha256"] or "", edit.mime, state["created_at"], now, edit.deleted,
+                                  change_id))  # fmt: skip
             file_ids.append(file_id)
             ops.append(op)
         return ChangeResult(change_id, infos), file_ids, ops
-
-    def _record_blob(self, conn: Connection, sha: str, size: int, now: float) -> None:
-        exists = conn.execute(sa.select(fs_blobs.c.sha256).where(fs_blobs.c.sha256 == sha)).first()
-        if exists is None:
-            with conn.begin_nested():
-                conn.execute(sa.insert(fs_blobs).values(sha256=sha, size=size, created_at=now))
 
     def _parents(self, conn: Connection, ref: TreeRef, path: str) -> list[_Edit]:
         """mkdir -p for the directories above `path`."""
@@ -721,11 +738,10 @@ def _version(v: sa.Row) -> FileVersion:
                        v.at)  # fmt: skip
 
 
-def _guess_mime(path: str, blobs: BlobStore, sha: str) -> str:
+def _guess_mime(path: str, head: bytes) -> str:
     guessed, _ = mimetypes.guess_type(path)
     if guessed:
         return guessed
-    head = next(blobs.stream(sha, 4096), b"")
     if b"\x00" in head:
         return "application/octet-stream"
     try:

@@ -38,9 +38,9 @@ def import_dir(
             raise FailedPrecondition("import cancelled; nothing was changed")
         rel = host_file.relative_to(root).as_posix()
         path = paths.normalize(f"{base.rstrip('/')}/{rel}")
-        sha, size = files.blobs.put(_chunks(host_file), files.config.max_file_bytes)
-        items.append((path, sha, size))
-        done, nbytes = done + 1, nbytes + size
+        blob = files.blobs.put(_chunks(host_file), files.config.max_file_bytes)
+        items.append((path, blob))
+        done, nbytes = done + 1, nbytes + blob.size
         progress(Transfer(done, total, nbytes, path))
     if not items:
         return ChangeResult(0, [])

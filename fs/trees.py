@@ -35,6 +35,7 @@ class Trees:
     def __init__(self, engine: Engine, clock: Callable[[], float] = time.time) -> None:
         self._engine = engine
         self._clock = clock
+        self._homes: dict[str, str] = {}
 
     def resolve(self, agent_id: str, tree: str, need: str) -> TreeRef:
         """The tree `tree` names for this agent ("" is its home), if it has at least `need` access."""
@@ -58,8 +59,10 @@ class Trees:
 
     def _home(self, agent_id: str) -> TreeRef:
         name = _HOME + agent_id
-        with self._engine.connect() as conn:
-            tree_id = conn.execute(sa.select(fs_trees.c.id).where(fs_trees.c.name == name)).scalar()
+        tree_id = self._homes.get(agent_id)  # home trees are never deleted: their ids can be cached
+        if tree_id is None:
+            with self._engine.connect() as conn:
+                tree_id = conn.execute(sa.select(fs_trees.c.id).where(fs_trees.c.name == name)).scalar()
         if tree_id is None:
             tree_id = uuid.uuid4().hex
             try:
@@ -68,6 +71,7 @@ class Trees:
                                                             created_at=self._clock()))  # fmt: skip
             except IntegrityError:  # created by a concurrent call
                 return self._home(agent_id)
+        self._homes[agent_id] = tree_id
         return TreeRef(tree_id, name, "", agent_id, "owner")
 
     def create(self, agent_id: str, name: str) -> Tree:

@@ -30,8 +30,8 @@ EXPECTED = {
     ],
     "agents": ["Agent", "AgentService", "Principal"],
     "fs": [
-        "BlobStore", "ChangeResult", "ChunkHit", "FileEvent", "FileGroup", "FileInfo", "FileService", "FileVersion",
-        "PassagePair", "RetrieveFilters", "RetrieveHit", "SemanticIndex", "Summary", "Transfer", "Tree", "TreeRef",
+        "Blob", "BlobStore", "ChangeResult", "ChunkHit", "FileEvent", "FileGroup", "FileInfo", "FileService",
+        "FileVersion", "PassagePair", "RetrieveFilters", "RetrieveHit", "SemanticIndex", "Summary", "Transfer", "Tree", "TreeRef",
         "export_tree", "import_dir",
     ],
     "memory": [

@@ -77,6 +77,7 @@ def upgrade() -> None:
         sa.Column("sha256", sa.String(64), primary_key=True),
         sa.Column("size", sa.BigInteger, nullable=False),
         sa.Column("created_at", sa.Float, nullable=False),
+        sa.Column("data", sa.LargeBinary, nullable=True),  # small blobs live here, large ones in blobs/
     )
     op.create_table(
         "fs_chunks",
