@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 
 from aios.errors import NotFound, ResourceExhausted
@@ -92,8 +94,8 @@ class BlobStore:
 
     def record(self, conn: Connection, sha: str, size: int, data: bytes | None, now: float) -> None:
         """The blob's row, in the transaction of the version that names it (once per content)."""
-        if conn.execute(sa.select(fs_blobs.c.sha256).where(fs_blobs.c.sha256 == sha)).first() is None:
-            conn.execute(sa.insert(fs_blobs).values(sha256=sha, size=size, created_at=now, data=data))
+        insert = (sqlite_insert if conn.dialect.name == "sqlite" else pg_insert)(fs_blobs)
+        conn.execute(insert.values(sha256=sha, size=size, created_at=now, data=data).on_conflict_do_nothing())
 
     def read(self, sha: str) -> bytes:
         return b"".join(self.stream(sha))

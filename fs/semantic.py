@@ -36,6 +36,7 @@ __all__ = ["SemanticIndex", "chunk_text", "collection"]
 log = logging.getLogger("aios.fs.index")
 
 _BATCH_FILES = 32
+_GATHER_S = 0.2
 _CANDIDATES = 100
 _CHUNKS_PER_HIT = 3
 _MAX_K = 200
@@ -184,6 +185,8 @@ class SemanticIndex:
         while True:
             with self._cond:
                 self._cond.wait_for(lambda: self._pending or self._stopping)
+                # Let a burst of writes gather: one indexing transaction for many files, not one each.
+                self._cond.wait_for(lambda: len(self._pending) >= _BATCH_FILES or self._stopping, _GATHER_S)
                 if self._stopping:
                     return
                 batch = [self._pending.pop() for _ in range(min(_BATCH_FILES, len(self._pending)))]

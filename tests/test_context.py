@@ -213,26 +213,6 @@ def test_one_agent_never_sees_anothers_context(ctx_kernel: Kernel) -> None:
             assert "messages" in text and "recalled" in text and "█" in text and "page-outs" in text
 
 
-def test_restart_keeps_contexts_and_idle_kv_goes_to_disk(tmp_path: Path, embedder: Embedder) -> None:
-    config = kernel_config(tmp_path / "data", context={**WINDOW, "idle_swap_s": 0.5})
-    with ThreadedKernel(config, embedder) as k, new_agent(k, "durable") as a, new_agent(k, "busy") as b:
-        a.set_core_block("human", "Likes jazz.")
-        a.append_messages([("user" if i % 2 == 0 else "assistant", fact(i)) for i in range(30)])
-        a.chat_with_context("Hello!", max_tokens=4)
-        b.chat([("user", "Hi.")], max_tokens=2)  # the model switches to b: a's KV state is saved in RAM
-        deadline = time.monotonic() + 20
-        while not any(e.kind == "kv_swap" for e in a.context_events(limit=1000)) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert a.context_stats().kv_swaps == 1 and k.llm.info().kv.disk_bytes > 0  # idle: swapped to disk
-        before = a.get_context()
-        token = a._token
-        assert before.summary and before.messages
-    with ThreadedKernel(config, embedder) as k, Client(k.target, token) as a:
-        after = a.get_context()
-        assert after.messages == before.messages and after.core == before.core and after.summary == before.summary
-        assert after.tokens == before.tokens and a.search_recall("Bartholomew", k=3)
-
-
 def test_paging_on_every_storage_backend(kernel: Kernel) -> None:
     """SQLite, PostgreSQL and a Chroma server: the same paging, recall storage and isolation."""
     with new_agent(kernel, "portable") as a, new_agent(kernel, "neighbour") as b:
@@ -247,21 +227,28 @@ def test_paging_on_every_storage_backend(kernel: Kernel) -> None:
         assert b.search_recall("Bartholomew", k=3) == [] and not b.get_context().messages
 
 
-def test_kill_9_keeps_acknowledged_context(tmp_path: Path) -> None:
+def test_kill_9_keeps_contexts_and_idle_kv_goes_to_disk(tmp_path: Path) -> None:
     from tests.test_daemon import Daemon
 
     daemon = Daemon(tmp_path / "data", free_port())
     daemon.data_dir.mkdir(parents=True)
     (daemon.data_dir / "aios.toml").write_text(
-        "[context]\n" + "".join(f"{key} = {value}\n" for key, value in WINDOW.items())
+        "[context]\n" + "".join(f"{key} = {value}\n" for key, value in {**WINDOW, "idle_swap_s": 0.5}.items())
     )
     try:
         daemon.start()
         with Client(daemon.target, daemon.token) as admin:
-            token = admin.create_agent("crashy").token
-        with Client(daemon.target, token, timeout=120) as a:
+            token, other = admin.create_agent("crashy").token, admin.create_agent("busy").token
+        with Client(daemon.target, token, timeout=120) as a, Client(daemon.target, other, timeout=120) as b:
             acked = a.append_messages([("user" if i % 2 == 0 else "assistant", fact(i)) for i in range(30)])
             a.set_core_block("human", "Keeps bees.")
+            a.chat_with_context("Hello!", max_tokens=4)
+            b.chat([("user", "Hi.")], max_tokens=2)  # the model switches to b: a's KV state is saved in RAM
+            deadline = time.monotonic() + 30
+            while a.context_stats().kv_swaps == 0 and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert a.context_stats().kv_swaps == 1  # idle for idle_swap_s: its saved KV state went to disk
+            assert any(e.kind == "kv_swap" and e.detail.startswith("disk") for e in a.context_events(limit=1000))
             before = a.get_context()
         assert acked.evicted_ids and before.summary
         daemon.stop(signal.SIGKILL)
