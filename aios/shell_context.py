@@ -4,12 +4,10 @@ its core blocks, and paging by hand. Importing this module registers the group o
 from __future__ import annotations
 
 import click
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from aios.client import Client
-from aios.shell import ShellState, commands, pass_state
+from aios.shell import ShellState, clip, commands, pass_state
 
 __all__ = ["ctx", "token_bar"]
 
@@ -24,16 +22,6 @@ def token_bar(tokens: int, window: int, colour: str = "blue", width: int = _BAR)
     return Text("█" * min(cells, width), style=colour) + Text("·" * max(0, width - cells), style="dim")
 
 
-def _as(state: ShellState, agent: str) -> Client:
-    return state.client.as_agent(state.agent_id(agent))
-
-
-def _clip(text: str, width: int) -> str:
-    """One line of at most `width` characters, escaped for rich (agents' text may hold [brackets])."""
-    text = " ".join(text.split())
-    return escape(text if len(text) <= width else text[: width - 1] + "…")
-
-
 @commands.group()
 def ctx() -> None:
     """An agent's context window: show, stats, events, core, page-in, page-out, pin, search."""
@@ -45,7 +33,7 @@ def ctx() -> None:
 @pass_state
 def ctx_show(state: ShellState, agent: str, show_messages: int) -> None:
     """AGENT's window as sections with token bars."""
-    c = _as(state, agent).get_context()
+    c = state.as_agent(agent).get_context()
     p = c.pressure
     exact = "exact" if c.exact else "estimated"
     state.console.print(
@@ -60,16 +48,16 @@ def ctx_show(state: ShellState, agent: str, show_messages: int) -> None:
     state.console.print(table)
     for block in c.core:
         state.console.print(f"[magenta]core[/] \\[{block.label}] {block.tokens}/{block.limit_tokens} tokens: "
-                            f"{_clip(block.value, 80)}", highlight=False)  # fmt: skip
+                            f"{clip(block.value, 80)}", highlight=False)  # fmt: skip
     if c.summary:
-        state.console.print(f"[yellow]summary[/] {_clip(c.summary, 160)}", highlight=False)
+        state.console.print(f"[yellow]summary[/] {clip(c.summary, 160)}", highlight=False)
     for item in c.recalled:
         pin = " 📌" if item.pinned else ""
         state.console.print(f"[green]recalled[/] {item.kind} {item.id[:12]}{pin} ({item.tokens} tokens): "
-                            f"{_clip(item.content, 80)}", highlight=False)  # fmt: skip
+                            f"{clip(item.content, 80)}", highlight=False)  # fmt: skip
     recent = Table("seq", "id", "role", "tokens", "content", title=f"newest {show_messages} of {len(c.messages)}")
     for m in c.messages[-show_messages:] if show_messages else []:
-        recent.add_row(str(m.seq), m.id[:12] + (" 📌" if m.pinned else ""), m.role, str(m.tokens), _clip(m.content, 70))
+        recent.add_row(str(m.seq), m.id[:12] + (" 📌" if m.pinned else ""), m.role, str(m.tokens), clip(m.content, 70))
     if show_messages:
         state.console.print(recent)
 
@@ -79,7 +67,7 @@ def ctx_show(state: ShellState, agent: str, show_messages: int) -> None:
 @pass_state
 def ctx_stats(state: ShellState, agent: str) -> None:
     """Page-outs, page-ins, recall hit rate, summary size."""
-    s = _as(state, agent).context_stats()
+    s = state.as_agent(agent).context_stats()
     table = Table("", "", show_header=False)
     for key, value in [
         ("window", f"{s.tokens}/{s.window} tokens, {s.active_messages} messages"),
@@ -102,7 +90,7 @@ def ctx_stats(state: ShellState, agent: str) -> None:
 def ctx_events(state: ShellState, agent: str, after_id: int, limit: int) -> None:
     """Memory-pressure and paging events."""
     table = Table("id", "at", "kind", "fill", "detail")
-    for e in _as(state, agent).context_events(after_id, limit):
+    for e in state.as_agent(agent).context_events(after_id, limit):
         table.add_row(str(e.id), e.at.strftime("%H:%M:%S"), e.kind, f"{e.fraction:.0%}", e.detail)
     state.console.print(table)
 
@@ -118,7 +106,7 @@ def ctx_core(
     state: ShellState, agent: str, label: str, value: tuple[str, ...], limit_tokens: int, delete: bool
 ) -> None:
     """Set (or --delete) AGENT's core block LABEL."""
-    client = _as(state, agent)
+    client = state.as_agent(agent)
     update = client.delete_core_block(label) if delete else client.set_core_block(label, " ".join(value), limit_tokens)
     state.console.print(f"{'deleted' if delete else 'set'} core block {label}; window at {update.pressure.tokens} "
                         f"tokens ({update.pressure.level})", highlight=False)  # fmt: skip
@@ -131,7 +119,7 @@ def ctx_core(
 @pass_state
 def ctx_page_in(state: ShellState, agent: str, item_id: str, pin: bool) -> None:
     """Put an evicted message or a note into AGENT's recalled section."""
-    update = _as(state, agent).page_in(item_id, pin)
+    update = state.as_agent(agent).page_in(item_id, pin)
     state.console.print(f"recalled section: {len(update.recalled)} items", highlight=False)
 
 
@@ -142,7 +130,7 @@ def ctx_page_in(state: ShellState, agent: str, item_id: str, pin: bool) -> None:
 @pass_state
 def ctx_page_out(state: ShellState, agent: str, ids: tuple[str, ...], oldest: int) -> None:
     """Evict messages of AGENT's window to recall storage."""
-    update = _as(state, agent).page_out(list(ids), oldest)
+    update = state.as_agent(agent).page_out(list(ids), oldest)
     state.console.print(f"paged out {len(update.evicted_ids)} messages; window at {update.pressure.tokens} tokens",
                         highlight=False)  # fmt: skip
 
@@ -154,7 +142,7 @@ def ctx_page_out(state: ShellState, agent: str, ids: tuple[str, ...], oldest: in
 @pass_state
 def ctx_pin(state: ShellState, agent: str, item_id: str, off: bool) -> None:
     """Pin a message or recalled item in AGENT's window (or --off)."""
-    _as(state, agent).pin_in_context(item_id, not off)
+    state.as_agent(agent).pin_in_context(item_id, not off)
     state.console.print(f"{'unpinned' if off else 'pinned'} {item_id}", highlight=False)
 
 
@@ -166,8 +154,8 @@ def ctx_pin(state: ShellState, agent: str, item_id: str, off: bool) -> None:
 def ctx_search(state: ShellState, agent: str, query: tuple[str, ...], k: int) -> None:
     """Search AGENT's recall storage (paged-out messages)."""
     table = Table("score", "message", "role", "content")
-    for h in _as(state, agent).search_recall(" ".join(query), k):
-        table.add_row(f"{h.score:.4f}", h.message_id[:12], h.role, _clip(h.content, 70))
+    for h in state.as_agent(agent).search_recall(" ".join(query), k):
+        table.add_row(f"{h.score:.4f}", h.message_id[:12], h.role, clip(h.content, 70))
     state.console.print(table)
 
 
@@ -177,5 +165,5 @@ def ctx_search(state: ShellState, agent: str, query: tuple[str, ...], k: int) ->
 @pass_state
 def ctx_swap(state: ShellState, agent: str, drop: bool) -> None:
     """Move AGENT's saved KV state to disk now."""
-    swap = _as(state, agent).swap_out_context(drop)
+    swap = state.as_agent(agent).swap_out_context(drop)
     state.console.print(f"KV state: {swap.where} ({swap.bytes / 2**20:.1f} MiB)", highlight=False)

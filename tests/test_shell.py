@@ -176,3 +176,20 @@ def test_fs_commands(sqlite_kernel: Kernel, tmp_path: Path) -> None:
     assert (tmp_path / "out" / "sub" / "a.txt").read_text() == "alpha"
     code, out = shell(sqlite_kernel, "fs cat filer ../etc/passwd")
     assert code != 0 and "invalid_argument" in out
+
+
+def test_ctx_commands_show_the_window_with_token_bars(sqlite_kernel: Kernel) -> None:
+    code, out = shell(sqlite_kernel, "agents create talker")
+    agent_id = next(w.split("=")[1] for w in out.split() if w.startswith("id="))
+    with Client(sqlite_kernel.target, sqlite_kernel.admin_token) as admin:
+        talker = admin.as_agent(agent_id)
+        talker.append_messages([("user", "My sister Ana is a marine biologist."), ("assistant", "Noted!")])
+    assert shell(sqlite_kernel, "ctx core talker human 'Name: Tal. Lives in Porto.'")[0] == 0
+    code, out = shell(sqlite_kernel, "ctx show talker")
+    assert code == 0 and "█" in out and "core" in out and "marine biologist" in out
+    code, out = shell(sqlite_kernel, "ctx stats talker")
+    assert code == 0 and "page" in out.lower()
+    code, out = shell(sqlite_kernel, "ctx page-out talker --oldest 1")
+    assert code == 0
+    code, out = shell(sqlite_kernel, "ctx search talker sister")
+    assert code == 0 and "marine" in out
