@@ -218,7 +218,9 @@ def test_cross_agent_access_needs_a_grant(admin: Client) -> None:
 
 
 def test_large_files_stream_and_the_size_limit_holds(tmp_path: Path, embedder: Embedder) -> None:
-    config = kernel_config(tmp_path / "data", fs={"max_file_bytes": 6 * 1024 * 1024})
+    # Messages of at most 2 MiB: the 5 MiB file must stream both ways.
+    config = kernel_config(tmp_path / "data", fs={"max_file_bytes": 6 * 1024 * 1024},
+                           limits={"max_message_bytes": 2 * 1024 * 1024})  # fmt: skip
     with ThreadedKernel(config, embedder) as kernel, Client(kernel.target, kernel.admin_token) as admin:
         with _agent(admin, "big") as agent:
             blob = os.urandom(5 * 1024 * 1024 + 17)

@@ -17,6 +17,7 @@ from aios.client._base import (
     _small_payload,
     map_errors,
 )
+from aios.errors import ResourceExhausted
 
 __all__ = ["AsyncClient"]
 
@@ -266,7 +267,11 @@ class AsyncClient(BaseClient):
         return await self._call(op)
 
     async def read_file(self, path: str, *, tree: str = "", version: int = 0) -> bytes:
-        return b"".join([data async for _, data in self._stream(self._read_file(path, tree, version))])
+        try:
+            return await self._call(self._read_file(path, tree, version, stream=False))
+        except ResourceExhausted:  # larger than one message
+            op = self._read_file(path, tree, version, stream=True)
+            return b"".join([data async for _, data in self._stream(op)])
 
     async def stat(self, path: str, *, tree: str = "", version: int = 0) -> t.FileInfo:
         return await self._call(self._stat(path, tree, version))

@@ -267,9 +267,11 @@ class BaseClient:
 
         return Op(self._stubs.files.WriteStream, messages(), _file)
 
-    def _read_file(self, path: str, tree: str, version: int) -> Op:
+    def _read_file(self, path: str, tree: str, version: int, stream: bool) -> Op:
         request = files_pb2.ReadRequest(tree=tree, path=path, version=version)
-        return Op(self._stubs.files.ReadStream, request, _read_chunk)
+        if stream:
+            return Op(self._stubs.files.ReadStream, request, _read_chunk)
+        return Op(self._stubs.files.Read, request, lambda r: r.content)
 
     def _stat(self, path: str, tree: str, version: int) -> Op:
         return Op(self._stubs.files.Stat, files_pb2.StatRequest(tree=tree, path=path, version=version), _file)

@@ -18,6 +18,7 @@ from aios.client._base import (
     map_errors,
 )
 from aios.client._fileobj import open_remote
+from aios.errors import ResourceExhausted
 
 __all__ = ["Client"]
 
@@ -266,8 +267,11 @@ class Client(BaseClient):
         return self._call(op)
 
     def read_file(self, path: str, *, tree: str = "", version: int = 0) -> bytes:
-        """The file's content (version 0: the current one), streamed from the kernel."""
-        return b"".join(data for _, data in self._stream(self._read_file(path, tree, version)))
+        """The file's content (version 0: the current one); one message, or streamed when it is large."""
+        try:
+            return self._call(self._read_file(path, tree, version, stream=False))
+        except ResourceExhausted:  # larger than one message
+            return b"".join(data for _, data in self._stream(self._read_file(path, tree, version, stream=True)))
 
     def open(self, path: str, mode: str = "r", *, tree: str = "", encoding: str | None = None) -> Any:
         """A file object: "r"/"rb" reads the current version; "w"/"wb" and "a"/"ab" write a new version when
