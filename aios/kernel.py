@@ -190,6 +190,9 @@ class Kernel:
         if self.memory_jobs is not None:
             await asyncio.to_thread(self.memory_jobs.stop)
             self.memory_jobs = None
+        if getattr(self, "vectors", None) is not None:
+            self.vectors.close()
+            self.vectors = None  # type: ignore[assignment]
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None

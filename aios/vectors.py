@@ -90,3 +90,8 @@ class VectorIndex:
 
     def heartbeat(self) -> None:
         self._client.heartbeat()
+
+    def close(self) -> None:
+        """Release the client: an embedded index closes its files (a stopped kernel leaves no descriptors)."""
+        self._collections.clear()
+        self._client.close()

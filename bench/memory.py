@@ -797,7 +797,7 @@ def render_section(r: dict[str, Any], json_path: str) -> str:
             f"all-MiniLM-L6-v2 cosine top k over the turns (exact, in numpy). **aios**: `MemoryService.search` "
             f"(k={SEARCH_K}) in-process on SQLite FTS5 + Chroma + the same model: dense and bm25 rankings fused by "
             f'reciprocal rank, blended with retention; a question that names a time ("last week", "in March"; '
-            f"relative to its `question_date`, passed as `as_of`) also ranks the turns of that period "
+            f"relative to its `question_date`, passed as `as_of`) blends in how close each turn's date is to it "
             f"({p.get('questions_with_time_expression', '?')} questions do). "
             f"Session recall_any@5: {p['session_metric']}.",
             "",

@@ -123,6 +123,8 @@ class ThreadedKernel:
         asyncio.run_coroutine_threadsafe(self.kernel.stop(grace_s=1), self._loop).result(60)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
+        if not self._thread.is_alive():
+            self._loop.close()  # its selector and self-pipe: a long test run must not run out of descriptors
 
 
 def kernel_config(data_dir: Path, **kwargs) -> KernelConfig:  # type: ignore[no-untyped-def]
