@@ -17,6 +17,7 @@ __all__ = ["Lexical", "body", "rrf"]
 
 _TERM = re.compile(r"[A-Za-z0-9]+")
 _MAX_TERMS = 32
+_POOL = 200
 RRF_K = 5
 
 
@@ -54,12 +55,13 @@ class Lexical:
         self._key = key
         self._pg_body = pg_body
 
-    def put(self, conn: Connection, rows: list[tuple[str, str]]) -> None:
-        """(row id, searchable text) for new or changed rows."""
+    def put(self, conn: Connection, rows: list[tuple[str, str]], fresh: bool = False) -> None:
+        """(row id, searchable text) for new or changed rows; `fresh`: none of them has an entry yet."""
         if not rows:
             return
         if self.sqlite:
-            self.delete(conn, [row_id for row_id, _ in rows])
+            if not fresh:  # the key column is UNINDEXED: this delete scans the whole FTS table
+                self.delete(conn, [row_id for row_id, _ in rows])
             conn.execute(
                 sa.text(f"INSERT INTO {self._fts} ({self._key}, body) VALUES (:i, :b)"),
                 [{"i": i, "b": b} for i, b in rows],
@@ -88,17 +90,7 @@ class Lexical:
             return []
         table = self._table
         if self.sqlite:
-            fts = sa.table(self._fts, sa.column(self._key), sa.column("body"))
-            match = " OR ".join(f'"{t}"' for t in terms)
-            rank = sa.func.bm25(sa.literal_column(self._fts))
-            stmt = (
-                sa.select(fts.c[self._key].label("id"), rank.label("rank"))
-                .join(table, table.c.id == fts.c[self._key])
-                .where(sa.literal_column(self._fts).op("MATCH")(match), where)
-                .order_by(rank)
-                .limit(limit)
-            )
-            return [(row.id, -float(row.rank)) for row in conn.execute(stmt)]
+            return self._search_sqlite(conn, where, " OR ".join(f'"{t}"' for t in terms), limit)
         tsquery = sa.func.to_tsquery("english", " | ".join(terms))
         tsv = sa.literal_column(f"{table.name}.search_tsv")
         rank = sa.func.ts_rank_cd(tsv, tsquery)
@@ -109,3 +101,33 @@ class Lexical:
             .limit(limit)
         )
         return [(row.id, float(row.rank)) for row in conn.execute(stmt)]
+
+    def _search_sqlite(
+        self, conn: Connection, where: sa.ColumnElement[bool], match: str, limit: int
+    ) -> list[tuple[str, float]]:
+        table = self._table
+        fts = sa.table(self._fts, sa.column(self._key), sa.column("rank"))
+        matching = sa.literal_column(self._fts).op("MATCH")(match)
+        # The best few matches first (FTS5 sorts by its bm25 `rank` itself), then the filter on those
+        # rows only, looked up by primary key: joined to the filter, SQLite scored every match and often
+        # walked the table by a filter index instead. Exact: when at least `limit` of the first `pool`
+        # pass, no match ranked below them can enter the top `limit`; otherwise the full query runs.
+        pool = max(4 * limit, _POOL)
+        best = sa.select(fts.c[self._key].label("key"), fts.c.rank).where(matching).order_by(fts.c.rank).limit(pool)
+        sub = best.subquery()
+        rows = conn.execute(
+            sa.select(sub.c.key, sub.c.rank, where.label("ok")).join(table, table.c.id == sub.c.key)
+            .order_by(sub.c.rank)
+        ).all()  # fmt: skip
+        hits = [(row.key, -float(row.rank)) for row in rows if row.ok][:limit]
+        if len(hits) == limit or len(rows) < pool:
+            return hits
+        rank = sa.func.bm25(sa.literal_column(self._fts))
+        stmt = (
+            sa.select(fts.c[self._key].label("key"), rank.label("rank"))
+            .join(table, table.c.id == fts.c[self._key])
+            .where(matching, where)
+            .order_by(rank)
+            .limit(limit)
+        )
+        return [(row.key, -float(row.rank)) for row in conn.execute(stmt)]

@@ -2,14 +2,14 @@
 
 A write commits the note, its extractive enrichment, its first version and its full-text entry in one
 transaction, then its vector; new notes are linked to similar notes (the reason is recorded) and may
-evolve their neighbours' tags (a new, undoable version). Search fuses dense (Chroma) and lexical
-(FTS5 / tsvector) rankings, can follow links one hop, and blends in the forgetting curve. A crash between
-SQL and Chroma leaves a missing or an extra vector; `reconcile()` repairs both at start-up.
+evolve their neighbours' tags (a new, undoable version). Search (memory/search.py, inherited) fuses dense
+(Chroma) and lexical (FTS5 / tsvector) rankings, can follow links one hop, and blends in the forgetting
+curve. A crash between SQL and Chroma leaves a missing or an extra vector; `reconcile()` repairs both at
+start-up.
 """
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 import uuid
@@ -30,7 +30,7 @@ from aios.vectors import VectorIndex
 from memory._schema import note_links, note_shares, note_versions, notes
 from memory.consolidation import PROFILE, SUMMARY, ConsolidationReport, extractive_summary, group_related, profile_text
 from memory.enrichment import Enricher, EnrichmentResult
-from memory.forgetting import ForgettingConfig, retention, strengthened
+from memory.forgetting import ForgettingConfig
 from memory.linking import LLM_REASON_PREFIX, judge_links, neighbour_changes, pick_candidates
 from memory.models import (
     Link,
@@ -40,36 +40,21 @@ from memory.models import (
     NoteUpdate,
     NoteVersion,
     RepairReport,
-    SearchFilters,
-    SearchHit,
 )
-from memory.temporal import proximity, windows_of
+from memory.search import _CANDIDATES as _CANDIDATES  # the bench reads it here
+from memory.search import _PREFIX, _TIME_WEIGHT, NoteSearch, _collection
 
 __all__ = ["MemoryService"]
 
 Progress = Callable[[int, int], None]
-_PREFIX = "notes_"
 _REINDEX_BATCH = 256
 _MAX_KEY, _MAX_VALUE, _MAX_TAGS, _MAX_TAG = 128, 4096, 32, 64
-# Small k: a note ranked first by one signal beats one ranked 50th by both (k=60 flattened the fusion;
-# on LongMemEval dev turn recall@5 went 0.705 -> 0.770 with k=5).
-_CANDIDATES = 50
 _LINK_CANDIDATES = 5
 # The LLM sees few candidates (short prompts for a small model), each at least this similar to the note.
 _JUDGE_CANDIDATES, _JUDGE_POOL, _JUDGE_FLOOR = 3, 10, 0.4
-_SCOPES = ("own", "shared", "all")
-# How much a query's time expression re-ranks: a note far from the named time keeps (1 - this) of its score.
-# LongMemEval dev (the 12 of 93 questions that name a time, as_of = question_date): turn recall@5 unchanged
-# (0.3 and 0.5 alike), NDCG@10 +0.003. A third RRF ranking of the named period's notes was tried and dropped:
-# it cost 0.005 of overall recall@5.
-_TIME_WEIGHT = 0.5
 
 
-def _collection(agent_id: str) -> str:
-    return _PREFIX + agent_id
-
-
-class MemoryService:
+class MemoryService(NoteSearch):
     def __init__(
         self,
         engine: Engine,
@@ -152,12 +137,14 @@ class MemoryService:
             ]
             if shares:
                 conn.execute(sa.insert(note_shares), shares)
-            self._lexical.put(conn, [(r["id"], _search_text(r)) for r in rows])
+            self._lexical.put(conn, [(r["id"], _search_text(r)) for r in rows], fresh=True)
         self._vectors.upsert(_collection(agent_id), [r["id"] for r in rows], vectors)
         # With the LLM on, its judgement (after the write) replaces the similarity links and does the evolution.
         judged = {r["id"] for r in rows if r["category"] != PROFILE} if self._enricher is not None else set()
         self._link_new(agent_id, rows, vectors, now, judged)
-        added = self.get_many(agent_id, [r["id"] for r in rows])  # as written: before the worker touches them
+        # As written, before the worker touches them (linking never evolves a note of the same batch).
+        added = [self._note(_RowView(r), list(dict.fromkeys(n.share_with)), now)
+                 for r, n in zip(rows, new_notes, strict=True)]  # fmt: skip
         if self._enricher is not None:
             self._enricher.submit([r["id"] for r in rows if r["enrichment"] == "llm_pending"])
             self._enricher.submit([r["id"] for r in rows if r["enrichment"] != "llm_pending" and r["id"] in judged],
@@ -211,13 +198,24 @@ class MemoryService:
             return
         new_ids = {r["id"] for r in rows}
         neighbours = self._vectors.query_many(_collection(agent_id), vectors, _LINK_CANDIDATES + 1)
+        wanted = {i for row, hits in zip(rows, neighbours, strict=True) for i, similarity in hits
+                  if i != row["id"] and similarity >= self.link_threshold}  # fmt: skip
         links = []
+        fts: dict[str, str] = {}  # evolved notes' new search text, written once for the batch
         with self._engine.begin() as conn:
+            # Current state of every neighbour; an evolution updates it here too, so a neighbour of two
+            # new notes evolves from its latest version.
+            others: dict[str, Any] = {}
+            wanted_ids = sorted(wanted)
+            for start in range(0, len(wanted_ids), 500):
+                chunk = wanted_ids[start : start + 500]
+                others.update({r.id: _RowView(dict(r._mapping))
+                               for r in conn.execute(sa.select(notes).where(notes.c.id.in_(chunk)))})  # fmt: skip
             for row, hits in zip(rows, neighbours, strict=True):
                 for other_id, similarity in hits:
                     if other_id == row["id"] or similarity < self.link_threshold:
                         continue
-                    other = conn.execute(sa.select(notes).where(notes.c.id == other_id)).first()
+                    other = others.get(other_id)
                     if other is None or other.agent_id != agent_id:
                         continue
                     shared = [k for k in row["keywords"] if k in set(other.keywords)]
@@ -235,16 +233,22 @@ class MemoryService:
                         }
                     )
                     if other_id not in new_ids and row["id"] not in deferred:
-                        self._evolve(conn, other, row, shared, now)
+                        updated = self._evolve(conn, other, row, shared, now, fts)
+                        if updated is not None:
+                            others[other_id] = _RowView(updated)
             if links:
                 conn.execute(sa.insert(note_links), links)
+            self._lexical.put(conn, list(fts.items()))
 
-    def _evolve(self, conn: Connection, old: sa.Row, new: dict[str, Any], shared: list[str], now: float) -> None:
-        """A new note adds the keywords it shares with a neighbour to the neighbour's tags (a new version)."""
+    def _evolve(self, conn: Connection, old: Any, new: dict[str, Any], shared: list[str], now: float,
+                fts: dict[str, str] | None = None) -> dict[str, Any] | None:  # fmt: skip
+        """A new note adds the keywords it shares with a neighbour to the neighbour's tags (a new version);
+        returns the neighbour as updated, if it changed."""
         tags = list(old.tags)
         added = [k.replace(" ", "-") for k in shared if k.replace(" ", "-") not in tags][: max(0, 8 - len(tags))]
         if added:
-            self._write_version(conn, old, {"tags": tags + added}, f"evolution:{new['id']}", now)
+            return self._write_version(conn, old, {"tags": tags + added}, f"evolution:{new['id']}", now, fts)
+        return None
 
     def _judge_links(self, note_id: str) -> None:
         """The LLM's link judgement for a new note (memory/linking.py). Its links replace the provisional
@@ -303,7 +307,7 @@ class MemoryService:
                         notes.c.category != PROFILE)  # fmt: skip
         dense = dict(self._vectors.query(collection, vector, _JUDGE_POOL + 1))
         lexical = dict(self._lexical.search(conn, where, row.content, _JUDGE_POOL))
-        rows = {r.id: r for r in conn.execute(sa.select(notes).where(notes.c.id.in_([*dense, *lexical]), where))}
+        rows = self._rows(conn, [*dense, *lexical], where)
         cosine = {i: dense[i] for i in dense if i in rows}
         missing = [i for i in rows if i not in cosine]
         cosine.update({i: float(np.dot(v, vector)) for i, v in self._vectors.embeddings(collection, missing).items()})
@@ -311,8 +315,16 @@ class MemoryService:
         return [(rows[i], cosine[i]) for i in pick_candidates(fused, cosine, _JUDGE_CANDIDATES, _JUDGE_FLOOR)]
 
     def _write_version(
-        self, conn: Connection, row: sa.Row, changes: dict[str, Any], cause: str, now: float
+        self,
+        conn: Connection,
+        row: Any,
+        changes: dict[str, Any],
+        cause: str,
+        now: float,
+        fts: dict[str, str] | None = None,
     ) -> dict[str, Any]:
+        """`row`: a notes row (or `_RowView`). With `fts`, the new search text is left there for the caller
+        to write in one batch."""
         current = dict(row._mapping)
         current.pop("search_body", None)
         current.pop("search_tsv", None)
@@ -323,7 +335,10 @@ class MemoryService:
             .values(**{k: updated[k] for k in (*changes, "version", "updated_at")})
         )
         conn.execute(sa.insert(note_versions), [self._version_row(updated, cause, now)])
-        self._lexical.put(conn, [(row.id, _search_text(updated))])
+        if fts is not None:
+            fts[row.id] = _search_text(updated)
+        else:
+            self._lexical.put(conn, [(row.id, _search_text(updated))])
         return updated
 
     def update(self, agent_id: str, note_id: str, change: NoteUpdate) -> Note:
@@ -464,7 +479,7 @@ class MemoryService:
     def get_many(self, agent_id: str, ids: Sequence[str]) -> list[Note]:
         """Visible notes among `ids`, in that order."""
         with self._engine.connect() as conn:
-            rows = conn.execute(sa.select(notes).where(notes.c.id.in_(list(ids)), self._visible(agent_id))).all()
+            rows = list(self._rows(conn, list(ids), self._visible(agent_id)).values())
             shared = self._shares(conn, [r.id for r in rows])
         now = self._clock()
         by_id = {r.id: self._note(r, shared.get(r.id, []), now) for r in rows}
@@ -531,131 +546,6 @@ class MemoryService:
         visible = self.get_many(agent_id, [i for i in seen if i != note_id])
         ids = {n.id for n in visible} | {note_id}
         return visible, [link for link in found if link.from_id in ids and link.to_id in ids]
-
-    def search(
-        self, agent_id: str, query: str, k: int = 10, filters: SearchFilters | None = None, expand_links: bool = False,
-        as_of: float | None = None,
-    ) -> list[SearchHit]:  # fmt: skip
-        """Hybrid search: dense and lexical rankings fused (RRF), optionally one hop over links,
-        blended with retention and, when the query names a time ("last week", "in May"; relative to `as_of`,
-        default now), with the closeness of each note's event time to it (memory/temporal.py). Each hit says
-        which signals scored it; returned notes count as recalled."""
-        filters = filters or SearchFilters()
-        if as_of is not None and not math.isfinite(as_of):
-            raise InvalidArgument("as_of must be a finite time")
-        if not query.strip():
-            raise InvalidArgument("query must not be empty")
-        self._check_text(query, "query")
-        if not 1 <= k <= self._limits.max_top_k:
-            raise InvalidArgument(f"k must be between 1 and {self._limits.max_top_k}, got {k}")
-        if filters.scope not in _SCOPES:
-            raise InvalidArgument(f"scope must be one of {', '.join(_SCOPES)}")
-        vector = self._embedder.encode([query])[0]
-        where = self._where(agent_id, filters)
-        dense: dict[str, float] = {}
-        if filters.scope != "shared":
-            dense.update(self._vectors.query(_collection(agent_id), vector, max(_CANDIDATES, k * 3)))
-        with self._engine.connect() as conn:
-            if filters.scope != "own":
-                dense.update(self._shared_dense(conn, agent_id, vector))
-            lexical = dict(self._lexical.search(conn, where, query, max(_CANDIDATES, k * 3)))
-            candidates = list(dict.fromkeys([*dense, *lexical]))
-            rows = {r.id: r for r in conn.execute(sa.select(notes).where(notes.c.id.in_(candidates), where))}
-            now = self._clock()
-            windows = windows_of(query, now if as_of is None else as_of)
-            fused = rrf(
-                dense={i: dense[i] for i in dense if i in rows},
-                lexical={i: lexical[i] for i in lexical if i in rows},
-            )
-            hits = {}
-            for note_id, (score, signals) in fused.items():
-                row = rows[note_id]
-                r = self._retention(row, now)
-                w = self.forgetting.rank_weight
-                hits[note_id] = (score * (1 - w + w * r), {**signals, "retention": r})
-                if windows:
-                    t = proximity(row.event_at if row.event_at is not None else row.created_at, windows)
-                    tw = self.time_weight
-                    hits[note_id] = (hits[note_id][0] * (1 - tw + tw * t), {**hits[note_id][1], "time": t})
-            top = sorted(hits, key=lambda i: -hits[i][0])[:k]
-            if expand_links:  # the top k, then up to k notes linked to them
-                top += self._expand(conn, hits, rows, where, top)[:k]
-            shared = self._shares(conn, top)
-        result = [SearchHit(self._note(rows[i], shared.get(i, []), now), hits[i][0], hits[i][1]) for i in top]
-        self._recalled([h.note.id for h in result if h.note.agent_id == agent_id], now)
-        return result
-
-    def _expand(
-        self,
-        conn: Connection,
-        hits: dict[str, tuple[float, dict[str, float]]],
-        rows: dict[str, sa.Row],
-        where: sa.ColumnElement[bool],
-        top: list[str],
-    ) -> list[str]:
-        """Notes one link away from the top hits, best first; each scores its parent's score times the
-        link weight / 2 and carries the link weight as its `link` signal."""
-        links = conn.execute(
-            sa.select(note_links).where(sa.or_(note_links.c.from_id.in_(top), note_links.c.to_id.in_(top)))
-        ).all()
-        extra: dict[str, tuple[float, float]] = {}
-        for link in links:
-            parent, other = (link.from_id, link.to_id) if link.from_id in top else (link.to_id, link.from_id)
-            if other in top:
-                continue
-            score = hits[parent][0] * link.weight * 0.5
-            if score > extra.get(other, (0.0, 0.0))[0]:
-                extra[other] = (score, link.weight)
-        if not extra:
-            return []
-        for row in conn.execute(sa.select(notes).where(notes.c.id.in_(list(extra)), where)):
-            rows[row.id] = row
-            signals = {**hits.get(row.id, (0.0, {}))[1], "link": extra[row.id][1]}
-            hits[row.id] = (extra[row.id][0], signals)
-        return sorted((i for i in extra if i in rows), key=lambda i: -hits[i][0])
-
-    def _shared_dense(self, conn: Connection, agent_id: str, vector: np.ndarray) -> dict[str, float]:
-        owners = conn.execute(
-            sa.select(notes.c.agent_id, notes.c.id)
-            .join(note_shares, note_shares.c.note_id == notes.c.id)
-            .where(note_shares.c.agent_id == agent_id)
-        ).all()
-        by_owner: dict[str, list[str]] = {}
-        for owner, note_id in owners:
-            by_owner.setdefault(owner, []).append(note_id)
-        scores = {}
-        for owner, ids in by_owner.items():
-            for note_id, embedding in self._vectors.embeddings(_collection(owner), ids).items():
-                scores[note_id] = float(np.dot(embedding, vector))
-        return scores
-
-    def _recalled(self, ids: list[str], now: float) -> None:
-        with self._recall_lock:
-            for note_id in ids:
-                count, _ = self._recalls.get(note_id, (0, now))
-                self._recalls[note_id] = (count + 1, now)
-
-    def flush_recalls(self) -> int:
-        """Write pending recalls (access count, last access, strength). Run periodically and at stop."""
-        with self._recall_lock:
-            pending, self._recalls = self._recalls, {}
-        if not pending:
-            return 0
-        with self._engine.begin() as conn:
-            rows = conn.execute(
-                sa.select(notes.c.id, notes.c.strength_s, notes.c.access_count).where(notes.c.id.in_(list(pending)))
-            ).all()
-            for row in rows:
-                count, at = pending[row.id]
-                strength = row.strength_s
-                for _ in range(count):
-                    strength = strengthened(strength, self.forgetting)
-                conn.execute(
-                    sa.update(notes)
-                    .where(notes.c.id == row.id)
-                    .values(last_accessed=at, access_count=row.access_count + count, strength_s=strength)
-                )
-        return len(pending)
 
     # -- forgetting -----------------------------------------------------------------------------------
 
@@ -746,9 +636,6 @@ class MemoryService:
         if current.content != text:
             self.update(agent_id, current.id, NoteUpdate(content=text, context=text.split(":", 1)[0]))
         return current.id
-
-    def _retention(self, row: sa.Row, now: float) -> float:
-        return retention(now - row.last_accessed, row.strength_s, row.importance, row.pinned, self.forgetting)
 
     def stats(self, agent_id: str) -> MemoryStats:
         now = self._clock()
@@ -842,36 +729,6 @@ class MemoryService:
 
     # -- helpers --------------------------------------------------------------------------------------
 
-    def _visible(self, agent_id: str) -> sa.ColumnElement[bool]:
-        shared = sa.select(note_shares.c.note_id).where(note_shares.c.agent_id == agent_id)
-        return sa.or_(notes.c.agent_id == agent_id, notes.c.id.in_(shared))
-
-    def _where(self, agent_id: str, f: SearchFilters) -> sa.ColumnElement[bool]:
-        shared = sa.select(note_shares.c.note_id).where(note_shares.c.agent_id == agent_id)
-        scope = {
-            "own": notes.c.agent_id == agent_id,
-            "shared": notes.c.id.in_(shared),
-            "all": sa.or_(notes.c.agent_id == agent_id, notes.c.id.in_(shared)),
-        }[f.scope]
-        clauses = [scope]
-        if not f.include_archived:
-            clauses.append(notes.c.archived_at.is_(None))
-        if f.category:
-            clauses.append(notes.c.category == f.category)
-        for column, low, high in (
-            (notes.c.created_at, f.created_after, f.created_before),
-            (notes.c.event_at, f.event_after, f.event_before),
-        ):
-            if low is not None:
-                clauses.append(column >= low)
-            if high is not None:
-                clauses.append(column < high)
-        if f.tags:
-            # JSON containment differs per engine; a LIKE on the serialised list is portable and exact
-            # because tags are quoted in it.
-            clauses.append(sa.or_(*[sa.cast(notes.c.tags, sa.Text).like(f'%"{t}"%') for t in f.tags]))
-        return sa.and_(*clauses)
-
     def _own_row(self, conn: Connection, agent_id: str, note_id: str) -> sa.Row:
         self._check_id(note_id)
         row = conn.execute(sa.select(notes).where(notes.c.id == note_id, self._visible(agent_id))).first()
@@ -887,38 +744,6 @@ class MemoryService:
         if row is None:
             raise NotFound(f"no note {note_id!r}")
         return row
-
-    @staticmethod
-    def _shares(conn: Connection, ids: list[str]) -> dict[str, list[str]]:
-        out: dict[str, list[str]] = {}
-        if ids:
-            for note_id, agent in conn.execute(sa.select(note_shares).where(note_shares.c.note_id.in_(ids))):
-                out.setdefault(note_id, []).append(agent)
-        return out
-
-    def _note(self, row: sa.Row, shared_with: list[str], now: float) -> Note:
-        return Note(
-            row.id,
-            row.agent_id,
-            row.content,
-            dict(row.metadata),
-            row.created_at,
-            list(row.keywords),
-            row.context,
-            list(row.tags),
-            row.category,
-            row.event_at,
-            row.last_accessed,
-            row.access_count,
-            row.strength_s,
-            row.importance,
-            row.pinned,
-            row.archived_at,
-            row.enrichment,
-            row.version,
-            sorted(shared_with),
-            self._retention(row, now),
-        )
 
     def _check_share_targets(self, conn: Connection, agent_id: str, targets: set[str]) -> None:
         if not targets:
@@ -968,11 +793,6 @@ class MemoryService:
             raise InvalidArgument("importance must be between 0 and 1")
 
     @staticmethod
-    def _check_text(text: str, what: str) -> None:
-        if "\x00" in text:
-            raise InvalidArgument(f"{what} must not contain NUL characters")
-
-    @staticmethod
     def _check_id(note_id: str) -> None:
         if not note_id or len(note_id) > 64:
             raise InvalidArgument("note id must be 1-64 characters")
@@ -980,3 +800,18 @@ class MemoryService:
 
 def _search_text(row: dict[str, Any]) -> str:
     return body(row["content"], row["keywords"], row["tags"], row["context"])
+
+
+class _RowView:
+    """A note row held as a dict, read like an `sa.Row` (attributes and `_mapping`)."""
+
+    __slots__ = ("_mapping",)
+
+    def __init__(self, mapping: dict[str, Any]) -> None:
+        self._mapping = mapping
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._mapping[name]
+        except KeyError:
+            raise AttributeError(name) from None

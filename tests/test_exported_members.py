@@ -31,8 +31,8 @@ EXPECTED = {
     "agents": ["Agent", "AgentService", "Principal"],
     "fs": [
         "Blob", "BlobStore", "ChangeResult", "ChunkHit", "FileEvent", "FileGroup", "FileInfo", "FileService",
-        "FileVersion", "PassagePair", "RetrieveFilters", "RetrieveHit", "SemanticIndex", "Summary", "Transfer", "Tree", "TreeRef",
-        "export_tree", "import_dir",
+        "FileVersion", "PassagePair", "RetrieveFilters", "RetrieveHit", "SemanticIndex", "Summary", "Transfer", "Tree",
+        "TreeRef", "export_tree", "import_dir",
     ],
     "memory": [
         "ForgettingConfig", "Link", "MemoryService", "MemoryStats", "NewNote", "Note", "NoteUpdate", "NoteVersion",

@@ -6,9 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from aios import lexical
 from aios.errors import InvalidArgument, NotFound
 from aios.kernel import Kernel
-from memory import NewNote
+from memory import NewNote, SearchFilters
 
 FACTS = [
     "Alice's cat is called Miso and sleeps on the radiator",
@@ -95,6 +96,25 @@ def test_agents_see_only_their_own_notes(kernel: Kernel) -> None:
         kernel.memory.delete(b, secret.id)
     assert all(h.note.agent_id == b for h in kernel.memory.search(b, "launch code", k=10))
     assert kernel.memory.get(a, secret.id).content == secret.content
+
+
+def test_lexical_top_is_exact_when_other_agents_rank_higher(kernel: Kernel, monkeypatch: pytest.MonkeyPatch) -> None:
+    # On SQLite the best matches of the whole FTS table are read first and filtered after; when another
+    # agent's notes fill that pool, the full query must still give this agent's own best matches.
+    a, b = _agent(kernel, "alice"), _agent(kernel, "bob")
+    kernel.memory.add(b, [NewNote(f"tomato tomato tomato harvest number {i}") for i in range(12)])
+    mine = kernel.memory.add(a, [NewNote("one tomato in the salad"), NewNote("tomato soup with tomato sauce"),
+                                 NewNote("a note about sailing")])  # fmt: skip
+    memory = kernel.memory
+
+    def best(pool: int) -> list[tuple[str, float]]:
+        monkeypatch.setattr(lexical, "_POOL", pool)
+        with memory._engine.connect() as conn:
+            return memory._lexical.search(conn, memory._where(a, SearchFilters()), "tomato", 2)
+
+    small, whole = best(1), best(10_000)
+    assert {i for i, _ in small} == {mine[0].id, mine[1].id}
+    assert small == whole
 
 
 def test_reconcile_repairs_missing_and_extra_vectors(kernel: Kernel) -> None:
