@@ -334,7 +334,8 @@ class SemanticIndex:
             ChatMessage("system", "Summarize the document in at most 5 sentences. Keep names, numbers and dates."),
             ChatMessage("user", body),
         ]
-        params = SamplingParams(max_tokens=self._config.summary_tokens, temperature=0.0)
+        # Greedy decoding of a small model loops ("a product that is a product that is ...") without a penalty.
+        params = SamplingParams(max_tokens=self._config.summary_tokens, temperature=0.0, repeat_penalty=1.3)
         completion = self._llm.chat(agent_id, messages, params, **options)
         return completion.text.strip() or _extractive(text)
 
