@@ -429,7 +429,8 @@ def _extractive(text: str, limit: int = 600) -> str:
     sentences = [s.strip() for s in _SENTENCE.split(" ".join(text.split())) if s.strip()]
     if not sentences:
         return ""
-    weights = {w: len(extract.keywords_of(text, 20)) - i for i, w in enumerate(extract.keywords_of(text, 20))}
+    keywords = extract.keywords_of(text, 20)
+    weights = {w: len(keywords) - i for i, w in enumerate(keywords)}  # the first keyword weighs most
     scored = sorted(
         range(len(sentences)),
         key=lambda i: (

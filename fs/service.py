@@ -418,6 +418,15 @@ class FileService:
         ).scalar()
         return int(latest or 0)
 
+    def snapshot(self, ref: TreeRef, path: str, change_id: int = 0) -> list[FileVersion]:
+        """The live files (not directories) under `path` as they were right after `change_id` (0: now)."""
+        if change_id < 0:
+            raise InvalidArgument("change_id must not be negative")
+        with self._engine.connect() as conn:
+            at = self._change_at(conn, ref, change_id, None) if change_id else self._change_at(conn, ref, None, 1e300)
+            state = self.state_at(conn, ref, paths.normalize(path or "/"), at)
+        return sorted((_version(v) for v in state.values() if not v.deleted and v.sha256), key=lambda v: v.path)
+
     def state_at(self, conn: Connection, ref: TreeRef, path: str, change_id: int) -> dict[str, sa.Row]:
         """For every file row under `path` (itself included): its version as of `change_id`, if any."""
         rows = conn.execute(

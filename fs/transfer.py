@@ -57,14 +57,7 @@ def export_tree(
         raise FailedPrecondition(f"{target} exists and is not an empty directory")
     ref = files.resolve(agent_id, tree, "read")
     base = paths.normalize(path or "/")
-    if change_id < 0:
-        raise InvalidArgument("change_id must not be negative")
-    with files._engine.connect() as conn:
-        at = change_id or files._change_at(conn, ref, None, float("inf"))
-        if change_id:
-            files._change_at(conn, ref, change_id, None)
-        state = files.state_at(conn, ref, base, at)
-    chosen = sorted((v for v in state.values() if not v.deleted and v.sha256), key=lambda v: v.path)
+    chosen = files.snapshot(ref, base, change_id)
     total, nbytes = len(chosen), 0
     progress(Transfer(0, total, 0, ""))
     target.mkdir(parents=True, exist_ok=True)

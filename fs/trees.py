@@ -104,25 +104,21 @@ class Trees:
         return self._tree_info(ref)
 
     def list(self, agent_id: str) -> list[Tree]:
-        self._home(agent_id)
-        with self._engine.connect() as conn:
-            granted = sa.select(fs_grants.c.tree_id).where(fs_grants.c.agent_id == agent_id)
-            rows = conn.execute(
-                sa.select(fs_trees)
-                .where(sa.or_(fs_trees.c.owner_id == agent_id, fs_trees.c.id.in_(granted)))
-                .order_by(fs_trees.c.name)
-            ).all()
-        refs = []
-        for row in rows:
-            if row.kind == "home":
-                refs.append(TreeRef(row.id, row.name, "", row.owner_id, "owner"))
-            else:
-                refs.append(self.resolve(agent_id, row.name, "read"))
-        return [self._tree_info(r) for r in refs]
+        return [self._tree_info(r) for r in self.readable(agent_id)]
 
     def readable(self, agent_id: str) -> list[TreeRef]:
-        return [self.resolve(agent_id, t.name, "read") if t.name else self._home(agent_id)
-                for t in self.list(agent_id)]  # fmt: skip
+        """The agent's home and every tree it owns or was granted, with its access, in one query."""
+        self._home(agent_id)
+        grant = fs_grants.c.mode
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(fs_trees, grant)
+                .outerjoin(fs_grants, sa.and_(fs_grants.c.tree_id == fs_trees.c.id, fs_grants.c.agent_id == agent_id))
+                .where(sa.or_(fs_trees.c.owner_id == agent_id, grant.is_not(None)))
+                .order_by(fs_trees.c.name)
+            ).all()
+        return [TreeRef(r.id, r.name, "" if r.kind == "home" else r.name, r.owner_id,
+                        "owner" if r.owner_id == agent_id else r.mode) for r in rows]  # fmt: skip
 
     def _tree_info(self, ref: TreeRef) -> Tree:
         with self._engine.connect() as conn:

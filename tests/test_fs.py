@@ -176,7 +176,6 @@ def test_concurrent_conditional_writers_one_wins_each_version(kernel: Kernel) ->
         # Every acknowledged conditional write is exactly one version; no two writers got the same one.
         assert len(versions) == 1 + outcomes.count("won")
         assert sorted(v.version for v in versions) == list(range(1, len(versions) + 1))
-        assert outcomes.count("lost") > 0 or outcomes.count("won") == 20
 
         def appender(i: int) -> None:
             for j in range(5):
