@@ -12,8 +12,10 @@ import os
 import platform
 import re
 import resource
+import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -163,3 +165,74 @@ def machine_info(packages: dict[str, str], **extra: Any) -> dict[str, Any]:
         **extra,
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
+
+
+READY = re.compile(r"aios kernel ready on (\S+)")
+
+
+class KernelProcess:
+    """`aios serve` on a fresh data directory and a free port, with `env` over this process's environment;
+    stopped with SIGTERM. The kernel and memory / fs benchmarks drive it through the SDK."""
+
+    def __init__(self, data_dir: Path, log_dir: Path, env: dict[str, str]) -> None:
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.env = env
+        self.stdout_path = log_dir / "kernel.stdout"
+        self.stderr_path = log_dir / "kernel.stderr"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.target = f"127.0.0.1:{self.port}"
+        self.exit_code: int | None = None
+        self.ready_s: float | None = None
+        self.stop_s: float | None = None
+
+    def start(self) -> None:
+        aios = Path(sys.executable).parent / "aios"
+        cmd = [str(aios)] if aios.exists() else [sys.executable, "-m", "aios.cli"]
+        cmd += ["serve", "--data-dir", str(self.data_dir), "--port", str(self.port)]
+        with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
+            self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+                                         env=os.environ | self.env)  # fmt: skip
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    def wait_ready(self, timeout: float = 180.0) -> float:
+        """Seconds until the kernel said it was ready (also kept as `ready_s`)."""
+        assert self.proc is not None
+        t0 = time.perf_counter()
+        while time.perf_counter() - t0 < timeout:
+            match = READY.search(read_text(self.stdout_path))
+            if match:
+                self.target, self.ready_s = match.group(1), round(time.perf_counter() - t0, 2)
+                return self.ready_s
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the kernel exited with {self.proc.returncode} before it was ready:\n"
+                                   f"{self.log_tail()}")  # fmt: skip
+            time.sleep(0.1)
+        raise RuntimeError(f"the kernel was not ready after {timeout:.0f} s:\n{self.log_tail()}")
+
+    def admin_token(self) -> str:
+        return (self.data_dir / "admin.token").read_text().strip()
+
+    def stop(self, timeout: float = 60.0) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            self.exit_code = self.proc.returncode if self.proc else None
+            return
+        t0 = time.perf_counter()
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.exit_code = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.exit_code = self.proc.wait()
+        self.stop_s = time.perf_counter() - t0
+
+    def log_tail(self, chars: int = 3000) -> str:
+        return read_text(self.stderr_path)[-chars:]
+
+    def log_problems(self) -> list[str]:
+        """Kernel log lines that report an error or a traceback."""
+        lines = read_text(self.stderr_path).splitlines()
+        return [line.rstrip() for line in lines if re.search(r"\b(ERROR|CRITICAL|Traceback)\b", line)][:50]

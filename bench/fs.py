@@ -49,8 +49,6 @@ import os
 import random
 import re
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -59,7 +57,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from _common import Meter, display_path, free_port, git_state, machine_info, percentile, read_text, write_docs
+from _common import KernelProcess, Meter, display_path, git_state, machine_info, percentile, write_docs
 
 # This script is bench/fs.py, so `import fs` would find it rather than the package it measures: take bench/
 # off the import path (_common is imported already) and put the repository first.
@@ -95,7 +93,6 @@ KERNEL_ENV = {
     "AIOS_LLM_BACKEND": "none",
     "AIOS_METRICS_PORT": "-1",
 }
-READY = re.compile(r"aios kernel ready on (\S+)")
 BACKLOG = re.compile(r"(\d+) files waiting to be indexed")
 WORD = re.compile(r"[A-Za-z0-9]+")
 
@@ -125,73 +122,29 @@ def progress_bar(console: Any) -> Any:
 # -- the kernel subprocess --------------------------------------------------------------------------
 
 
-class KernelProcess:
-    """`aios serve` on a fresh data directory and a free port, without the LLM or the metrics endpoint."""
+class FsKernel(KernelProcess):
+    """The shared kernel process, plus the source digest it started on and SDK clients for it."""
 
     def __init__(self, data_dir: Path, log_dir: Path) -> None:
-        self.data_dir = data_dir
-        self.port = free_port()
-        self.stdout_path = log_dir / "kernel.stdout"
-        self.stderr_path = log_dir / "kernel.stderr"
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.target = f"127.0.0.1:{self.port}"
-        self.exit_code: int | None = None
-        self.ready_s: float | None = None
+        super().__init__(data_dir, log_dir, KERNEL_ENV)
         self.code: dict[str, Any] = {}
 
     def start(self) -> None:
-        aios = Path(sys.executable).parent / "aios"
-        cmd = [str(aios)] if aios.exists() else [sys.executable, "-m", "aios.cli"]
-        cmd += ["serve", "--data-dir", str(self.data_dir), "--port", str(self.port)]
         self.code = code_state()  # what the kernel loads now: the tree may change while a long run goes on
-        with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
-            self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
-                                         env=os.environ | KERNEL_ENV)  # fmt: skip
-
-    @property
-    def pid(self) -> int | None:
-        return self.proc.pid if self.proc else None
-
-    def wait_ready(self, timeout: float = 180.0) -> None:
-        assert self.proc is not None
-        t0 = time.perf_counter()
-        while time.perf_counter() - t0 < timeout:
-            match = READY.search(read_text(self.stdout_path))
-            if match:
-                self.target, self.ready_s = match.group(1), round(time.perf_counter() - t0, 2)
-                return
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"the kernel exited with {self.proc.returncode}:\n{self.log_tail()}")
-            time.sleep(0.1)
-        raise RuntimeError(f"the kernel was not ready after {timeout:.0f} s:\n{self.log_tail()}")
+        super().start()
 
     def admin(self) -> Any:
         from aios.client import Client
 
-        return Client(self.target, (self.data_dir / "admin.token").read_text().strip(), timeout=900)
+        return Client(self.target, self.admin_token(), timeout=900)
 
     def agent(self, admin: Any, name: str) -> Any:
         from aios.client import Client
 
         return Client(self.target, admin.create_agent(name).token, timeout=900)
 
-    def stop(self, timeout: float = 60.0) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            self.exit_code = self.proc.returncode if self.proc else None
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.exit_code = self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.exit_code = self.proc.wait()
-
-    def log_tail(self, chars: int = 3000) -> str:
-        return read_text(self.stderr_path)[-chars:]
-
     def report(self) -> dict[str, Any]:
-        lines = read_text(self.stderr_path).splitlines()
-        problems = [line.rstrip() for line in lines if re.search(r"\b(ERROR|CRITICAL|Traceback)\b", line)][:50]
+        problems = self.log_problems()
         if self.exit_code not in (0, None):
             problems.append(f"the kernel exited with {self.exit_code} after SIGTERM")
         return {"ready_s": self.ready_s, "exit_code": self.exit_code, "log_problems": problems, "code": self.code}
@@ -356,7 +309,7 @@ def run_io(args: argparse.Namespace, console: Any) -> dict[str, Any]:
     with console.status("reading LongMemEval text"):
         corpus = corpus_text(load_sessions(args.data), 2_000_000)
     tmp = Path(tempfile.mkdtemp(prefix="aios-bench-fs-io-"))
-    kernel = KernelProcess(tmp / "kernel-data", tmp)
+    kernel = FsKernel(tmp / "kernel-data", tmp)
     workloads: dict[str, Any] = {}
     try:
         kernel.start()
@@ -579,7 +532,7 @@ def run_quality(args: argparse.Namespace, console: Any) -> dict[str, Any]:
                 f"{n_bytes / 1e6:.1f} MB, {n_chunks:,} chunks of ~{chunk_chars} characters to index")  # fmt: skip
 
     tmp = Path(tempfile.mkdtemp(prefix="aios-bench-fs-quality-"))
-    kernel = KernelProcess(tmp / "kernel-data", tmp)
+    kernel = FsKernel(tmp / "kernel-data", tmp)
     rows: dict[str, list[dict[str, Any]]] = {"retrieve": [], "keyword": []}
     per_question, retrieve_s = [], []
     try:
@@ -690,7 +643,7 @@ def run_latency(args: argparse.Namespace, console: Any) -> dict[str, Any]:
         questions = [q["question"] for q in load_questions(args.data)]
     queries = [questions[i % len(questions)] for i in range(n_queries)]
     tmp = Path(tempfile.mkdtemp(prefix="aios-bench-fs-latency-"))
-    kernel = KernelProcess(tmp / "kernel-data", tmp)
+    kernel = FsKernel(tmp / "kernel-data", tmp)
     try:
         kernel.start()
         with console.status("starting the kernel"):

@@ -28,10 +28,7 @@ import contextlib
 import json
 import lzma
 import os
-import re
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -40,10 +37,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from _common import Meter, free_port, git_state, percentile
+from _common import KernelProcess, Meter, git_state, percentile
 from _common import display_path as _display_path
 from _common import machine_info as common_machine_info
-from _common import read_text as _read
 from _common import write_docs as _write_docs
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,7 +59,6 @@ WARMUP_NOTES = 64
 GOAL_ADD = 0.8  # kernel add throughput / in-process, at least
 GOAL_SEARCH_P50 = 1.5  # kernel search p50 / in-process, at most
 KERNEL_ENV = {"TOKENIZERS_PARALLELISM": "false", "OMP_WAIT_POLICY": "PASSIVE"}  # what `aios serve` sets
-READY = re.compile(r"aios kernel ready on (\S+)")
 
 
 # -- texts ------------------------------------------------------------------------------------------
@@ -140,73 +135,6 @@ def latency_summary(ms: Sequence[float]) -> dict[str, float]:
 
 
 # -- the kernel subprocess --------------------------------------------------------------------------
-
-
-class KernelProcess:
-    """`aios serve` on a fresh data directory and a free port; stopped with SIGTERM."""
-
-    def __init__(self, data_dir: Path, log_dir: Path) -> None:
-        self.data_dir = data_dir
-        self.port = free_port()
-        self.stdout_path = log_dir / "kernel.stdout"
-        self.stderr_path = log_dir / "kernel.stderr"
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.target = f"127.0.0.1:{self.port}"
-        self.exit_code: int | None = None
-        self.stop_s: float | None = None
-
-    def start(self) -> None:
-        aios = Path(sys.executable).parent / "aios"
-        cmd = [str(aios)] if aios.exists() else [sys.executable, "-m", "aios.cli"]
-        cmd += ["serve", "--data-dir", str(self.data_dir), "--port", str(self.port)]
-        # LLM enrichment is background work after each write; this benchmark measures the write and search
-        # path, so it is off here (the model still loads). The metrics port could clash with a running kernel.
-        env = {**os.environ, "AIOS_LLM_ENRICHMENT": "0", "AIOS_METRICS_PORT": "-1"}
-        with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
-            self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env)
-
-    @property
-    def pid(self) -> int | None:
-        return self.proc.pid if self.proc else None
-
-    def wait_ready(self, timeout: float = 180.0) -> float:
-        assert self.proc is not None
-        t0 = time.perf_counter()
-        while time.perf_counter() - t0 < timeout:
-            match = READY.search(_read(str(self.stdout_path)))
-            if match:
-                self.target = match.group(1)
-                return time.perf_counter() - t0
-            if self.proc.poll() is not None:
-                raise RuntimeError(
-                    f"the kernel exited with {self.proc.returncode} before it was ready:\n{self.log_tail()}"
-                )
-            time.sleep(0.1)
-        raise RuntimeError(f"the kernel was not ready after {timeout:.0f} s:\n{self.log_tail()}")
-
-    def admin_token(self) -> str:
-        return (self.data_dir / "admin.token").read_text().strip()
-
-    def stop(self, timeout: float = 60.0) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            self.exit_code = self.proc.returncode if self.proc else None
-            return
-        t0 = time.perf_counter()
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.exit_code = self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.exit_code = self.proc.wait()
-        self.stop_s = time.perf_counter() - t0
-
-    def log_tail(self, chars: int = 3000) -> str:
-        return _read(str(self.stderr_path))[-chars:]
-
-    def log_problems(self) -> list[str]:
-        """Kernel log lines that report an error or a traceback (the log uses rich's layout)."""
-        lines = _read(str(self.stderr_path)).splitlines()
-        return [line.rstrip() for line in lines if re.search(r"\b(ERROR|CRITICAL|Traceback)\b", line)][:50]
 
 
 # -- the measured work ------------------------------------------------------------------------------
@@ -336,7 +264,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     console.log(f"{len(texts)} notes (mean {texts_info['note_chars_mean']} chars), {len(queries)} queries")
 
     tmp = Path(tempfile.mkdtemp(prefix="aios-bench-"))
-    kernel = KernelProcess(tmp / "kernel-data", tmp)
+    # LLM enrichment is background work after each write; this benchmark measures the write and search path, so it
+    # is off here (the model still loads). The metrics port could clash with a running kernel.
+    kernel = KernelProcess(tmp / "kernel-data", tmp, {"AIOS_LLM_ENRICHMENT": "0", "AIOS_METRICS_PORT": "-1"})
     try:
         # Start the kernel before this process touches torch or the tokenizer: no fork after a thread pool.
         kernel.start()

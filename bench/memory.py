@@ -43,8 +43,6 @@ import math
 import os
 import re
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -56,7 +54,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from _common import Meter, display_path, free_port, git_state, percentile, read_text, write_docs
+from _common import KernelProcess, Meter, display_path, git_state, percentile, write_docs
 from _common import machine_info as common_machine_info
 
 # This script is bench/memory.py, so `import memory` would find it rather than the package it measures: take
@@ -92,7 +90,7 @@ KERNEL_ENV = {
     "OMP_WAIT_POLICY": "PASSIVE",
     "HF_HUB_OFFLINE": "1",
 }
-READY = re.compile(r"aios kernel ready on (\S+)")
+KERNEL_ONLY_ENV = {"AIOS_METRICS_PORT": "-1", "AIOS_LLM_BACKEND": "none"}  # no model, no metrics port
 TYPES = (
     "knowledge-update",
     "multi-session",
@@ -476,62 +474,6 @@ def run_quality(args: argparse.Namespace, console: Any) -> dict[str, Any]:
 # -- speed ------------------------------------------------------------------------------------------
 
 
-class KernelProcess:
-    """`aios serve` on a fresh data directory and a free port, without the LLM or the metrics endpoint."""
-
-    def __init__(self, data_dir: Path, log_dir: Path) -> None:
-        self.data_dir = data_dir
-        self.port = free_port()
-        self.stdout_path = log_dir / "kernel.stdout"
-        self.stderr_path = log_dir / "kernel.stderr"
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.target = f"127.0.0.1:{self.port}"
-        self.exit_code: int | None = None
-
-    def start(self) -> None:
-        aios = Path(sys.executable).parent / "aios"
-        cmd = [str(aios)] if aios.exists() else [sys.executable, "-m", "aios.cli"]
-        cmd += ["serve", "--data-dir", str(self.data_dir), "--port", str(self.port)]
-        env = os.environ | KERNEL_ENV | {"AIOS_METRICS_PORT": "-1", "AIOS_LLM_BACKEND": "none"}
-        with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
-            self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env)
-
-    @property
-    def pid(self) -> int | None:
-        return self.proc.pid if self.proc else None
-
-    def wait_ready(self, timeout: float = 180.0) -> float:
-        assert self.proc is not None
-        t0 = time.perf_counter()
-        while time.perf_counter() - t0 < timeout:
-            match = READY.search(read_text(self.stdout_path))
-            if match:
-                self.target = match.group(1)
-                return time.perf_counter() - t0
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"the kernel exited with {self.proc.returncode}:\n{self.log_tail()}")
-            time.sleep(0.1)
-        raise RuntimeError(f"the kernel was not ready after {timeout:.0f} s:\n{self.log_tail()}")
-
-    def stop(self, timeout: float = 60.0) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            self.exit_code = self.proc.returncode if self.proc else None
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.exit_code = self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.exit_code = self.proc.wait()
-
-    def log_tail(self, chars: int = 3000) -> str:
-        return read_text(self.stderr_path)[-chars:]
-
-    def log_problems(self) -> list[str]:
-        lines = read_text(self.stderr_path).splitlines()
-        return [line.rstrip() for line in lines if re.search(r"\b(ERROR|CRITICAL|Traceback)\b", line)][:50]
-
-
 def latency(ms: Sequence[float]) -> dict[str, float]:
     return {
         "p50_ms": round(percentile(ms, 50), 3),
@@ -552,7 +494,9 @@ def run_speed(args: argparse.Namespace, console: Any) -> dict[str, Any]:
     console.log(f"{len(texts):,} texts (mean {texts_info['chars_mean']} chars); sizes {sizes}; {len(queries)} queries")
 
     tmp = Path(tempfile.mkdtemp(prefix="aios-bench-memory-speed-"))
-    kernel = KernelProcess(tmp / "kernel-data", tmp)
+    kernel = KernelProcess(
+        tmp / "kernel-data", tmp, KERNEL_ENV | {"AIOS_METRICS_PORT": "-1", "AIOS_LLM_BACKEND": "none"}
+    )
     os.environ.update(KERNEL_ENV)  # the in-process side gets the kernel's threading settings too
     steps: list[dict[str, Any]] = []
     estimates: dict[str, Any] = {}
@@ -715,7 +659,7 @@ def run_speed(args: argparse.Namespace, console: Any) -> dict[str, Any]:
         "machine": machine,
         "load": load,
         "kernel": {"ready_s": round(ready_s, 2), "exit_code": kernel.exit_code, "log_problems": problems},
-        "environment": {"kernel": {"AIOS_METRICS_PORT": "-1", "AIOS_LLM_BACKEND": "none"}, "both": KERNEL_ENV},
+        "environment": {"kernel": KERNEL_ONLY_ENV, "both": KERNEL_ENV},
     }
 
 
