@@ -132,8 +132,8 @@ class Kernel:
         self.context.start()
         self.memory_jobs.start()
         self.files = FileService(self._engine, BlobStore(cfg.data_dir / "blobs", self._engine), cfg.fs)
-        self.files.index = SemanticIndex(self._engine, self._embedder, self.vectors, self.files.blobs, self.files,
-                                         cfg.fs, self.llm if self.llm.available else None)  # fmt: skip
+        llm = self.llm if self.llm.available else None
+        self.files.index = SemanticIndex(self._engine, self._embedder, self.vectors, self.files, llm)
         self.files.index.start()
         self.files.start()
 

@@ -20,14 +20,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from aios import text as extract
-from aios.config import FsConfig
 from aios.embeddings import Embedder
 from aios.errors import FailedPrecondition, InvalidArgument
 from aios.lexical import Lexical, rrf
 from aios.vectors import VectorIndex
 from fs import paths
 from fs._schema import fs_chunks, fs_files, fs_summaries
-from fs.blobs import BlobStore
 from fs.models import ChunkHit, PassagePair, RetrieveFilters, Summary
 from fs.service import FileService, TreeRef
 
@@ -77,15 +75,14 @@ def chunk_text(text: str, target: int) -> list[tuple[int, int]]:
 
 class SemanticIndex:
     def __init__(
-        self, engine: Engine, embedder: Embedder, vectors: VectorIndex, blobs: BlobStore, files: FileService,
-        config: FsConfig, llm: Any = None,
-    ) -> None:  # fmt: skip
+        self, engine: Engine, embedder: Embedder, vectors: VectorIndex, files: FileService, llm: Any = None
+    ) -> None:
         self._engine = engine
         self._embedder = embedder
         self._vectors = vectors
-        self._blobs = blobs
+        self._blobs = files.blobs
         self._files = files
-        self._config = config
+        self._config = files.config
         self._llm = llm
         self._lexical = Lexical(engine.dialect.name, fs_chunks, "fs_chunks_fts", "chunk_id")
         self._pending: set[str] = set()

@@ -535,12 +535,11 @@ class FileService:
         """Files whose text matches `query` by meaning and by words, best first, with the passages."""
         trees = self.trees.readable(agent_id) if all_trees else [self.resolve(agent_id, tree, "read")]
         found = self._semantic().retrieve(trees, query, k, filters or RetrieveFilters())
-        hits = []
-        for ref, file_id, score, chunks in found:
-            info = self.info(ref, file_id)
-            if info is not None and not info.deleted:
-                hits.append(RetrieveHit(info, score, chunks))
-        return hits
+        with self._engine.connect() as conn:  # one query for every hit's file
+            rows = {r.id: r for r in conn.execute(sa.select(fs_files).where(fs_files.c.id.in_([f[1] for f in found])))}
+        return [RetrieveHit(self._info(ref, rows[file_id]), score, chunks)
+                for ref, file_id, score, chunks in found
+                if file_id in rows and rows[file_id].deleted_at is None]  # fmt: skip
 
     def summarize(self, agent_id: str, tree: str, path: str, version: int = 0, **llm_options: Any) -> Summary:
         info = self._readable(agent_id, tree, path, version)
