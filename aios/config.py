@@ -76,6 +76,12 @@ class LLMConfig:
     """Context window of the local model, in tokens."""
     n_threads: int = 1
     """Decode threads. 1 by default: spinning threads on a busy 2-core machine are ~60x slower."""
+    n_seq: int = 8
+    """Sessions whose KV state stays in the model's context (no save/restore when their turn comes) and that
+    are decoded together, one forward pass for all their next tokens. 1: one session at a time."""
+    kv_cells: int = 8192
+    """Tokens the model's KV cache holds for the resident sessions together (at least n_ctx). SmolLM2-135M
+    takes ~23 KB a token: 8192 cells are ~190 MB."""
     policy: str = "fair"
     """Scheduling policy: fifo, rr (round-robin) or fair (per-agent virtual token counters)."""
     quantum: int = 16
@@ -209,6 +215,7 @@ _LLM_ENV_KEYS = {
     "remote_model": "AIOS_LLM_REMOTE_MODEL",
     "remote_api_key": "AIOS_LLM_REMOTE_API_KEY",
     "n_threads": "AIOS_LLM_N_THREADS",
+    "n_seq": "AIOS_LLM_N_SEQ",
     "policy": "AIOS_LLM_POLICY",
     "resident_budget": "AIOS_LLM_RESIDENT_BUDGET",
 }
@@ -309,9 +316,13 @@ def _llm_section(raw: Any) -> LLMConfig:
         raise InvalidArgument(f"llm.policy must be one of {', '.join(_POLICIES)}, got {config.policy!r}")
     if config.backend == "remote" and not config.remote_url:
         raise InvalidArgument("llm.backend = remote needs llm.remote_url")
-    for key in ("n_ctx", "n_threads", "quantum", "max_waiting", "remote_concurrency"):
+    for key in ("n_ctx", "n_threads", "n_seq", "quantum", "max_waiting", "remote_concurrency"):
         if getattr(config, key) < 1:
             raise InvalidArgument(f"llm.{key} must be at least 1")
+    if config.n_seq > 64:  # llama.cpp's LLAMA_MAX_SEQ
+        raise InvalidArgument("llm.n_seq must be at most 64")
+    if config.kv_cells < config.n_ctx:
+        raise InvalidArgument(f"llm.kv_cells ({config.kv_cells}) must be at least llm.n_ctx ({config.n_ctx})")
     from aios.llm.flash import parse_budget  # here: aios.llm imports this module
 
     try:

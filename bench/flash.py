@@ -238,7 +238,8 @@ def worker(cfg: dict[str, Any]) -> dict[str, Any]:
     with AnonSampler() as prefill_sampler:
         t_prefill = time.perf_counter()
         backend.prepare("bench", prompt)
-        token = backend.sample(sampler)
+        backend.feed({"bench": prompt[-1]})
+        token = backend.sample("bench", sampler)
         t_first = time.perf_counter()
     m1 = mem()
     anon_samples += [m1["rss_anon"], prefill_sampler.peak]
@@ -258,8 +259,8 @@ def worker(cfg: dict[str, Any]) -> dict[str, Any]:
     t0 = time.perf_counter()
     for i in range(n):
         t = time.perf_counter()
-        backend.feed(token)
-        token = backend.sample(sampler)
+        backend.feed({"bench": token})
+        token = backend.sample("bench", sampler)
         per_token.append(time.perf_counter() - t)
         tokens.append(token)
         if i % 8 == 7:
@@ -269,7 +270,7 @@ def worker(cfg: dict[str, Any]) -> dict[str, Any]:
     anon_samples.append(m1["rss_anon"])
     if n:
         probe["armed"] = True
-        backend.feed(token)
+        backend.feed({"bench": token})
         anon_samples.append(probe.get("mem_in_pass", m1)["rss_anon"])
     probe.pop("armed", None)
     per_token.sort()

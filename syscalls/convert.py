@@ -261,7 +261,8 @@ def to_proto_model_info(info: ModelInfo) -> llm_pb2.ModelInfo:
         kv=llm_pb2.KVCacheInfo(
             saves=kv.saves, restores=kv.restores, bytes_saved=kv.bytes_saved, bytes_restored=kv.bytes_restored,
             save_s=kv.save_s, restore_s=kv.restore_s, spills=kv.spills, ram_bytes=kv.ram_bytes,
-            disk_bytes=kv.disk_bytes, sessions=kv.sessions,
+            disk_bytes=kv.disk_bytes, sessions=kv.sessions, resident_sessions=kv.resident_sessions,
+            resident_tokens=kv.resident_tokens, kv_cells=kv.kv_cells, max_batch=kv.max_batch,
         ),
     )  # fmt: skip
 

@@ -6,6 +6,7 @@ Token i of a reply is `base + i`; text is one character per token. `eos_after` e
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,16 +23,20 @@ class _Stats:
 
 
 class FakeBackend:
+    """Holds up to `max_batch` sessions at once (least recently used one evicted) and decodes them together."""
+
     model_name = "fake"
     n_ctx = 4096
+    kv_cells = 4096
     model_path = ""
 
-    def __init__(self, eos_after: int | None = None, delay_s: float = 0.0) -> None:
+    def __init__(self, eos_after: int | None = None, delay_s: float = 0.0, max_batch: int = 1) -> None:
         self.eos_after = eos_after
         self.delay_s = delay_s
-        self.holder: str | None = None
-        self.context: list[int] = []
+        self.max_batch = max_batch
+        self.contexts: dict[str, list[int]] = {}  # resident sessions, least recently used first
         self.log: list[tuple[str, int]] = []  # (session, tokens generated so far) per sampled token
+        self.passes: list[list[str]] = []  # the sessions of each forward pass that fed tokens
 
     def tokenize(self, text: str, special: bool = True) -> list[int]:
         return [ord(c) for c in text]
@@ -48,27 +53,37 @@ class FakeBackend:
     def new_sampler(self, params: SamplingParams) -> Any:
         return {"n": 0}
 
-    def prepare(self, session: str, tokens: list[int]) -> _Stats:
-        switched = session != self.holder
+    def prepare(self, session: str, tokens: list[int], pinned: Collection[str] = ()) -> _Stats:
+        current = self.contexts.pop(session, None)
+        switched = current is None
+        if switched and len(self.contexts) >= self.max_batch:
+            victim = next(s for s in self.contexts if s not in pinned)
+            del self.contexts[victim]
         reused = 0
-        for a, b in zip(self.context, tokens, strict=False):
+        for a, b in zip(current or [], tokens, strict=False):
             if a != b:
                 break
             reused += 1
-        self.holder, self.context = session, list(tokens)
-        self._session = session
+        self.contexts[session] = list(tokens[:-1])  # the last token comes with the next feed
         return _Stats(switched, reused, len(tokens) - reused)
 
-    def sample(self, sampler: Any) -> int:
+    def sample(self, session: str, sampler: Any) -> int:
+        assert session in self.contexts
         time.sleep(self.delay_s)
         sampler["n"] += 1
-        self.log.append((self._session, sampler["n"]))
+        self.log.append((session, sampler["n"]))
         if self.eos_after is not None and sampler["n"] > self.eos_after:
             return EOS
         return ord("a") + (sampler["n"] - 1) % 26
 
-    def feed(self, token: int) -> None:
-        self.context.append(token)
+    def feed(self, tokens: dict[str, int]) -> None:
+        assert len(tokens) <= self.max_batch
+        self.passes.append(sorted(tokens))
+        for session, token in tokens.items():
+            self.contexts[session].append(token)
+
+    def evict(self, session: str, save: bool = True) -> int:
+        return len(self.contexts.pop(session, []))
 
     def close(self) -> None:
         pass

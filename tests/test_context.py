@@ -116,7 +116,7 @@ def test_kv_restore_continues_like_a_full_prefill(ctx_kernel: Kernel) -> None:
         assert resumed.completion.usage.cached_tokens >= first.prompt_tokens // 2  # restored, not re-prefilled
         prompt = a.get_context().prompt[:-1]  # what `resumed` was generated from (its reply is now last)
         assert a.count_tokens(messages=prompt) == resumed.prompt_tokens
-        b.chat([("user", "Say hi.")], max_tokens=4)
+        a.swap_out_context(drop=True)  # else the new session would start from the resident context's prefix
         full = a.chat(prompt, session="full-prefill", max_tokens=24)
         assert full.usage.cached_tokens == 0 and full.text == resumed.text  # greedy: the same continuation
         # An edit re-prefills only the changed suffix: the system prompt before the core block is kept.

@@ -28,12 +28,14 @@ def private_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _generate(backend: LlamaCppBackend, n: int = 16) -> list[int]:
     sampler = backend.new_sampler(SamplingParams(temperature=0.0))
-    backend.prepare("s", backend.tokenize(PROMPT))
+    prompt = backend.tokenize(PROMPT)
+    backend.prepare("s", prompt)
+    backend.feed({"s": prompt[-1]})
     out = []
     for _ in range(n):
-        token = backend.sample(sampler)
+        token = backend.sample("s", sampler)
         out.append(token)
-        backend.feed(token)
+        backend.feed({"s": token})
     return out
 
 

@@ -120,8 +120,9 @@ def test_agents_run_concurrently_and_scheduler_reports_them(llm_kernel: Kernel) 
         assert len(crowd) == 3 and all(a.requests == 1 and a.completion_tokens > 0 for a in crowd)
         assert state.policy == "fair" and 0 < state.jain_fairness <= 1
         info = admin.model_info()
-        assert info.backend == "local" and info.n_ctx == 4096 and info.context_switches > 0
-        assert info.kv["saves"] > 0 and info.kv["restores"] >= 0
+        assert info.backend == "local" and info.n_ctx == 4096 and info.context_switches >= 3
+        assert info.kv["max_batch"] == 8 and info.kv["kv_cells"] == 8192
+        assert 3 <= info.kv["resident_sessions"] <= 8 and info.kv["resident_tokens"] > 3 * 20  # all three stayed
 
 
 def test_quota_and_policy_from_the_admin(llm_kernel: Kernel) -> None:
@@ -141,11 +142,12 @@ def test_quota_and_policy_from_the_admin(llm_kernel: Kernel) -> None:
 def _greedy(backend: LlamaCppBackend, session: str, tokens: list[int], n: int) -> list[int]:
     sampler = backend.new_sampler(SamplingParams(temperature=0.0))
     backend.prepare(session, tokens)
+    backend.feed({session: tokens[-1]})
     out = []
     for _ in range(n):
-        token = backend.sample(sampler)
+        token = backend.sample(session, sampler)
         out.append(token)
-        backend.feed(token)
+        backend.feed({session: token})
     return out
 
 
@@ -167,6 +169,79 @@ def test_kv_restore_continues_exactly_like_an_uninterrupted_run(tmp_path: Path) 
     assert first + resumed == uninterrupted
     backend.close()
     fresh.close()
+
+
+def _logits(backend: LlamaCppBackend, session: str) -> list[float]:
+    import llama_cpp
+
+    row = llama_cpp.llama_get_logits_ith(backend._ctx.ctx, backend._logits[session])
+    return row[: backend._llm.n_vocab()]
+
+
+def test_resident_sequences_are_isolated_evicted_and_restored(tmp_path: Path) -> None:
+    """Two sequences share one KV cache: what one holds never changes the other's logits; a third session
+    evicts the least recently used (saved), which comes back from its snapshot, prefilling only new tokens;
+    a newcomer starts from its own agent's resident prompt prefix."""
+    system = "<|im_start|>system\nYou are a terse assistant.<|im_end|>\n"
+
+    def chat(backend: LlamaCppBackend, q: str) -> list[int]:
+        return backend.tokenize(f"{system}<|im_start|>user\n{q}<|im_end|>\n<|im_start|>assistant\n")
+
+    seen = []
+    for other in ("Name three rivers and a lake.", "Tell me about BANANA bananas and monkeys!"):
+        backend = LlamaCppBackend(default_model_path(), 1024, 1, KVStore(1 << 30, None, 0), n_seq=2, kv_cells=2048)
+        a = chat(backend, other)
+        backend.prepare("ann/1", a[:30] if len(seen) == 0 else a[::-1][:30])  # same length, other content
+        bob = chat(backend, "What is 7 times 6?")
+        backend.prepare("bob/1", bob)
+        backend.feed({"bob/1": bob[-1]})
+        seen.append(_logits(backend, "bob/1"))
+        backend.close()
+    assert seen[0] == seen[1]  # bit for bit: ann's cells are masked out of bob's attention
+
+    kv = KVStore(1 << 30, tmp_path / "kv", 1 << 30)
+    backend = LlamaCppBackend(default_model_path(), 1024, 1, kv, n_seq=2, kv_cells=2048)
+    ann1 = _greedy(backend, "ann/1", chat(backend, "Name three rivers."), 8)
+    _greedy(backend, "bob/1", chat(backend, "What is 7 times 6?"), 8)
+    assert backend.resident() == ["ann/1", "bob/1"] and kv.snapshot_stats().saves == 0
+    # ann/2 needs a sequence: ann/1 is the least recently used, saved and dropped; ann/2 keeps the system
+    # prompt ann/1 left (the same agent), so only its own tokens are prefilled.
+    stats = backend.prepare("ann/2", chat(backend, "Name a colour."))
+    assert stats.switched and stats.saved_bytes > 0 and stats.reused >= len(backend.tokenize(system))
+    assert backend.resident() == ["bob/1", "ann/2"]
+    # ann/1's next turn: restored from its snapshot (bob's is evicted now), only the new tokens prefilled.
+    turn = chat(backend, "Name three rivers.") + ann1 + backend.tokenize("<|im_end|>\n<|im_start|>user\nMore?")
+    stats = backend.prepare("ann/1", turn)
+    assert stats.restored_bytes > 0 and stats.reused >= len(turn) - 12 and kv.snapshot_stats().restores == 1
+    assert backend.resident() == ["ann/2", "ann/1"]
+    backend.close()
+
+
+def test_a_batch_feeds_every_session_in_one_pass() -> None:
+    backend = LlamaCppBackend(default_model_path(), 1024, 1, KVStore(1 << 30, None, 0), n_seq=4)
+    questions = ["Name three rivers.", "What is 7 times 6?", "Name a colour.", "Say hello."]
+    prompts = {f"a{i}/": backend.tokenize(f"<|im_start|>user\n{q}<|im_end|>\n<|im_start|>assistant\n")
+               for i, q in enumerate(questions)}  # fmt: skip
+    samplers = {s: backend.new_sampler(SamplingParams(temperature=0.0)) for s in prompts}
+    for s, prompt in prompts.items():
+        backend.prepare(s, prompt, pinned=list(prompts))
+    backend.feed({s: prompt[-1] for s, prompt in prompts.items()})  # every prompt's last token, one pass
+    tokens = {s: backend.sample(s, samplers[s]) for s in prompts}
+    out = {s: [t] for s, t in tokens.items()}
+    for _ in range(6):
+        backend.feed(tokens)  # one llama_decode with a token of each session
+        tokens = {s: backend.sample(s, samplers[s]) for s in tokens}
+        for s, t in tokens.items():
+            out[s].append(t)
+    assert backend.resident() == list(prompts)
+    replies = {s: backend.detokenize(ts).decode() for s, ts in out.items()}
+    assert "Nile" in replies["a0/"] and "7 times 6" in replies["a1/"], replies  # each answers its own question
+    # Token for token what each session gives on its own: llama.cpp's products are per column, and
+    # flash attention never reads another sequence's cells.
+    single = LlamaCppBackend(default_model_path(), 1024, 1, KVStore(1 << 30, None, 0))
+    assert {s: _greedy(single, s, p, 7) for s, p in prompts.items()} == out
+    backend.close()
+    single.close()
 
 
 def test_scheduler_timeline_svg_and_shell(llm_kernel: Kernel, tmp_path: Path) -> None:

@@ -178,6 +178,47 @@ def test_concurrent_agents_share_the_model(fake_llm) -> None:  # type: ignore[no
     assert state.jain_fairness > 0.95
 
 
+def test_a_batch_decodes_several_sessions_in_one_pass(tmp_path: Path) -> None:
+    service = LLMService(LLMConfig(backend="none", quantum=4), tmp_path)
+    backend = FakeBackend(max_batch=3, delay_s=0.002)
+    service.start(lambda: backend)
+    results = {}
+    try:
+        core = service.core
+        requests = [LLMRequest(f"agent{i}", "", [1, 2], SamplingParams(max_tokens=9)) for i in range(4)]
+        requests.append(LLMRequest("agent0", "", [1, 2], SamplingParams(max_tokens=9)))  # agent0's session again
+        with core._cond:  # all queued before the core picks, so it can batch them
+            for r in requests:
+                core.scheduler.add(r)
+            core._cond.notify()
+        for r in requests:
+            assert r.done.wait(10)
+            results[r.id] = r
+    finally:
+        service.stop()
+    assert all(r.text == "abcdefghi" and r.finish_reason == "length" for r in results.values())
+    widths = [len(p) for p in backend.passes]
+    assert max(widths) == 3  # three sessions fed by one forward pass, never more than max_batch
+    assert all(len(set(p)) == len(p) for p in backend.passes)  # a session appears once in a pass
+    # Two requests of one session never share a batch (a slice's events share their start).
+    slices: dict[float, list[str]] = {}
+    for e in core.events:
+        slices.setdefault(e.start, []).append(e.agent_id)
+    assert max(len(agents) for agents in slices.values()) == 3
+    assert all(len(set(agents)) == len(agents) for agents in slices.values())
+
+
+def test_swap_out_takes_a_session_out_of_the_model_on_the_core_thread(fake_llm) -> None:  # type: ignore[no-untyped-def]
+    service, backend = fake_llm
+    service.complete("idle", "hi", SamplingParams(max_tokens=2))
+    assert "idle/" in backend.contexts
+    core_thread = service.core._thread
+    seen = service.core.call(lambda b: (threading.current_thread(), b))
+    assert seen == (core_thread, backend)  # backend calls run on the core thread only
+    service.swap_out("idle")
+    assert "idle/" not in backend.contexts
+
+
 def test_cancellation_stops_generation_and_frees_the_model(fake_llm) -> None:  # type: ignore[no-untyped-def]
     service, backend = fake_llm
     backend.delay_s = 0.01  # 1,000 tokens would take 10 s

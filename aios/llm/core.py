@@ -1,9 +1,11 @@
 """The LLM core thread: the only thread that touches the model. gRPC handlers only enqueue.
 
-Loop: ask the scheduler for (request, quantum) → make the context hold the request's tokens (a context
-switch saves/restores KV state) → sample up to `quantum` tokens, streaming text → charge the scheduler,
-which re-queues the request if it is not finished (preemption). Every run is recorded as an event for
-metrics and the timeline plot.
+Loop: ask the scheduler for a batch of (request, quantum), up to the backend's `max_batch` sessions whose
+tokens fit its KV cells → make each session's sequence hold its request's tokens but the last (a context
+switch saves/restores KV state; a new turn's tokens are prefilled) → then one forward pass feeds every
+running request's last token, and each samples its next, until each has had its quantum, streaming text →
+charge the scheduler, which re-queues a request that is not finished (preemption). Every slice is recorded
+as an event for metrics and the timeline plot.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Collection
+from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from aios.errors import AiosError, InternalError, ResourceExhausted, Unavailable
 from aios.llm.scheduler import Scheduler
@@ -24,6 +27,7 @@ from aios.llm.types import ChatMessage, LLMRequest, SamplingParams
 __all__ = ["LLMCore", "RunEvent", "StepBackend"]
 
 log = logging.getLogger("aios.llm")
+T = TypeVar("T")
 
 
 class StepBackend(Protocol):
@@ -31,15 +35,20 @@ class StepBackend(Protocol):
 
     model_name: str
     n_ctx: int
+    max_batch: int
+    """Sessions decoded together in one forward pass."""
+    kv_cells: int
+    """Tokens the model's KV cache holds, all resident sessions together."""
 
     def tokenize(self, text: str, special: bool = True) -> list[int]: ...
     def detokenize(self, tokens: list[int]) -> bytes: ...
     def render_chat(self, messages: list[ChatMessage]) -> str: ...
     def is_end(self, token: int) -> bool: ...
     def new_sampler(self, params: SamplingParams) -> Any: ...
-    def prepare(self, session: str, tokens: list[int]) -> Any: ...
-    def sample(self, sampler: Any) -> int: ...
-    def feed(self, token: int) -> None: ...
+    def prepare(self, session: str, tokens: list[int], pinned: Collection[str] = ()) -> Any: ...
+    def sample(self, session: str, sampler: Any) -> int: ...
+    def feed(self, tokens: dict[str, int]) -> None: ...
+    def evict(self, session: str, save: bool = True) -> int: ...
     def close(self) -> None: ...
 
 
@@ -90,6 +99,19 @@ class _TextStream:
         return self._text
 
 
+@dataclass
+class _Slice:
+    """A request's share of one batch slice."""
+
+    request: LLMRequest
+    quantum: int
+    prefilled: int = 0
+    generated: int = 0
+    switched: bool = False
+    token: int = 0
+    """The token sampled last, fed in the next forward pass."""
+
+
 class LLMCore:
     def __init__(
         self,
@@ -109,9 +131,10 @@ class LLMCore:
         self.backend: StepBackend | None = None
         self.load_error: BaseException | None = None
         self.events: deque[RunEvent] = deque(maxlen=event_history)
-        self.running: LLMRequest | None = None
+        self.running: list[LLMRequest] = []
         self.switches = 0
         self.started_at = time.monotonic()
+        self._calls: list[tuple[Callable[[StepBackend], Any], Future[Any]]] = []
 
     def start(self, timeout: float = 300) -> None:
         self._thread = threading.Thread(target=self._main, name="aios-llm-core", daemon=True)
@@ -146,6 +169,16 @@ class LLMCore:
                 self.scheduler.remove(request)
                 self._finish(request, "cancelled")
 
+    def call(self, fn: Callable[[StepBackend], T], timeout: float = 60) -> T:
+        """Run `fn(backend)` on the core thread between two slices (the model is not thread-safe)."""
+        future: Future[T] = Future()
+        with self._cond:
+            if self._stopping or self.backend is None:
+                raise Unavailable("the LLM core is not running")
+            self._calls.append((fn, future))
+            self._cond.notify()
+        return future.result(timeout)
+
     def wait(self, request: LLMRequest) -> None:
         """Block until `request` finishes; cancel it as soon as its caller is gone."""
         while not request.done.wait(0.05):
@@ -164,76 +197,140 @@ class LLMCore:
         self._ready.set()
         while True:
             with self._cond:
-                picked = self.scheduler.pick()
-                while picked is None and not self._stopping:
+                calls, self._calls = self._calls, []
+            for fn, future in calls:
+                if future.set_running_or_notify_cancel():
+                    try:
+                        future.set_result(fn(self.backend))
+                    except BaseException as exc:
+                        future.set_exception(exc)
+            with self._cond:
+                batch = self._pick_batch()
+                while not batch and not self._calls and not self._stopping:
                     self._cond.wait(0.5)
-                    picked = self.scheduler.pick()
+                    batch = self._pick_batch()
                 if self._stopping:
-                    if picked is not None:
-                        self.scheduler.remove(picked[0])
-                        self._finish(picked[0], "cancelled", Unavailable("the kernel is shutting down"))
+                    for request, _ in batch:
+                        self._finish(request, "cancelled", Unavailable("the kernel is shutting down"))
                     break
-                self.running = picked[0]
+                self.running = [request for request, _ in batch]
             try:
-                self._run(*picked)
+                if batch:
+                    self._run(batch)
             finally:
-                self.running = None
+                self.running = []
+        with self._cond:
+            calls, self._calls = self._calls, []
+        for _, future in calls:
+            future.set_exception(Unavailable("the kernel is shutting down"))
         self.backend.close()
 
-    def _run(self, request: LLMRequest, quantum: int) -> None:
+    def _pick_batch(self) -> list[tuple[LLMRequest, int]]:
+        """Up to `max_batch` requests, in the scheduler's order, of distinct sessions whose tokens (with all
+        they may still generate) fit the KV cells together."""
+        backend = self.backend
+        assert backend is not None
+        batch: list[tuple[LLMRequest, int]] = []
+        sessions: set[str] = set()
+        cells = 0
+
+        def admit(r: LLMRequest) -> bool:
+            return r.key not in sessions and cells + len(r.tokens) + r.remaining <= backend.kv_cells
+
+        while len(batch) < backend.max_batch and (picked := self.scheduler.pick(admit)) is not None:
+            batch.append(picked)
+            sessions.add(picked[0].key)
+            cells += len(picked[0].tokens) + picked[0].remaining
+        return batch
+
+    def _run(self, batch: list[tuple[LLMRequest, int]]) -> None:
+        """One slice: every request of the batch generates up to its quantum, one forward pass per token."""
         backend = self.backend
         assert backend is not None
         start = time.monotonic()
-        request.first_scheduled = request.first_scheduled or start
+        slices = [_Slice(request, quantum) for request, quantum in batch]
+        pinned = {s.request.key for s in slices}
+        live: list[_Slice] = []
+        for s in slices:
+            s.request.first_scheduled = s.request.first_scheduled or start
+            if self._guard(s, lambda s=s: self._begin(s, pinned)):
+                live.append(s)
+        while live:
+            fed = {s.request.key: s.token for s in live}
+            try:
+                backend.feed(fed)
+            except Exception as exc:
+                log.exception("LLM decode of %d sessions failed", len(fed))
+                for s in live:
+                    self._finish(s.request, "error", InternalError(f"generation failed: {exc}"))
+                break
+            live = [s for s in live if self._guard(s, lambda s=s: self._step(s))]
+        end = time.monotonic()
+        for s in slices:
+            request = s.request
+            finished = request.done.is_set() or bool(request.finish_reason)
+            with self._cond:
+                self.scheduler.ran(request, s.prefilled, s.generated, finished)
+            self.events.append(RunEvent(request.id, request.agent_id, request.job_class.value, start, end,
+                                        s.prefilled, s.generated, s.switched, finished))  # fmt: skip
+
+    def _guard(self, s: _Slice, step: Callable[[], bool]) -> bool:
+        """Run one step of a request; an error ends that request only."""
+        try:
+            return step()
+        except AiosError as exc:
+            self._finish(s.request, "error", exc)
+        except Exception as exc:
+            log.exception("LLM request %s failed", s.request.id)
+            self._finish(s.request, "error", InternalError(f"generation failed: {exc}"))
+        return False
+
+    def _begin(self, s: _Slice, pinned: set[str]) -> bool:
+        """Make the request's session hold its tokens but the last, which the batch's first pass feeds."""
+        backend, request = self.backend, s.request
+        assert backend is not None
         if request.should_stop():
             self._finish(request, "cancelled")
-            return
-        prefilled = generated = 0
-        switched = False
-        try:
-            if request.sampler is None:
-                request.sampler = backend.new_sampler(request.params)
-                self._streams[request.id] = _TextStream(request)
-            stream = self._streams[request.id]
-            stats = backend.prepare(f"{request.agent_id}/{request.session}", request.tokens)
-            prefilled, switched = stats.prefilled, stats.switched
-            if switched:
-                self.switches += 1
-                request.context_switches += 1
-            if not request.generated:
-                request.cached_tokens = stats.reused
-            request.prefilled_tokens += prefilled
-            for i in range(quantum):
-                if request.should_stop():
-                    self._finish(request, "cancelled")
-                    break
-                token = backend.sample(request.sampler)
-                generated += 1
-                request.first_token = request.first_token or time.monotonic()
-                if backend.is_end(token):
-                    self._finish(request, "stop")
-                    break
-                request.generated.append(token)
-                hit_stop = stream.push(backend.detokenize([token]))
-                if hit_stop:
-                    self._finish(request, "stop")
-                    break
-                if len(request.generated) >= request.params.max_tokens:
-                    self._finish(request, "length")
-                    break
-                self._emit(request, stream.ready(final=False))
-                if i < quantum - 1:
-                    backend.feed(token)
-        except AiosError as exc:
-            self._finish(request, "error", exc)
-        except Exception as exc:
-            log.exception("LLM request %s failed", request.id)
-            self._finish(request, "error", InternalError(f"generation failed: {exc}"))
-        finished = request.done.is_set() or bool(request.finish_reason)
-        with self._cond:
-            self.scheduler.ran(request, prefilled, generated, finished)
-        self.events.append(RunEvent(request.id, request.agent_id, request.job_class.value, start,
-                                    time.monotonic(), prefilled, generated, switched, finished))  # fmt: skip
+            return False
+        if request.sampler is None:
+            request.sampler = backend.new_sampler(request.params)
+            self._streams[request.id] = _TextStream(request)
+        stats = backend.prepare(request.key, request.tokens, pinned)
+        s.prefilled, s.switched = stats.prefilled, stats.switched
+        if s.switched:
+            self.switches += 1
+            request.context_switches += 1
+        if not request.generated:
+            request.cached_tokens = stats.reused
+        request.prefilled_tokens += s.prefilled
+        s.token = request.tokens[-1]
+        return True
+
+    def _step(self, s: _Slice) -> bool:
+        """Sample the request's next token and stream it; True while it should be fed and go on."""
+        backend, request = self.backend, s.request
+        assert backend is not None
+        if request.should_stop():
+            self._finish(request, "cancelled")
+            return False
+        token = backend.sample(request.key, request.sampler)
+        s.generated += 1
+        request.first_token = request.first_token or time.monotonic()
+        if backend.is_end(token):
+            self._finish(request, "stop")
+            return False
+        request.generated.append(token)
+        stream = self._streams[request.id]
+        if stream.push(backend.detokenize([token])):
+            self._finish(request, "stop")
+            return False
+        if len(request.generated) >= request.params.max_tokens:
+            self._finish(request, "length")
+            return False
+        self._emit(request, stream.ready(final=False))
+        s.token = token
+        # The quantum's last token is not fed: it is part of the request's tokens when it runs again.
+        return s.generated < s.quantum
 
     def _emit(self, request: LLMRequest, delta: str) -> None:
         if delta and request.on_text is not None:

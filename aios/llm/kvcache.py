@@ -37,6 +37,11 @@ class KVStats:
     ram_bytes: int = 0
     disk_bytes: int = 0
     sessions: int = 0
+    resident_sessions: int = 0
+    """Filled by the LLM service from the backend: sessions in the model's context, and their cells."""
+    resident_tokens: int = 0
+    kv_cells: int = 0
+    max_batch: int = 0
     extra: dict[str, float] = field(default_factory=dict)
 
 

@@ -1,9 +1,10 @@
 """Who runs next on the model, and for how many tokens: FIFO, round-robin, fair share (VTC).
 
 Pure logic with an injectable clock, so policies are tested deterministically. The core thread asks
-`pick()` for the next request and a token quantum, runs it, then calls `ran()`; an unfinished request is
-re-queued (preempted). Background requests (the kernel's own jobs) run only when no agent request waits,
-unless one has waited longer than `background_max_wait_s` (aging), so neither class starves.
+`pick()` for the next request and a token quantum (again for each further sequence of a batch), runs them,
+then calls `ran()` for each; an unfinished request is re-queued (preempted). Background requests (the
+kernel's own jobs) run only when no agent request waits, unless one has waited longer than
+`background_max_wait_s` (aging), so neither class starves.
 """
 
 from __future__ import annotations
@@ -98,10 +99,14 @@ class Scheduler:
             self._waiting.remove(request)
             self._order.pop(request.id, None)
 
-    def pick(self) -> tuple[LLMRequest, int] | None:
-        """The next request and how many tokens it may generate now; None when nothing waits."""
-        agents = [r for r in self._waiting if r.job_class is JobClass.AGENT]
-        background = [r for r in self._waiting if r.job_class is JobClass.BACKGROUND]
+    def pick(self, admit: Callable[[LLMRequest], bool] | None = None) -> tuple[LLMRequest, int] | None:
+        """The next request and how many tokens it may generate now; None when nothing waits.
+
+        `admit` narrows the choice to the requests it accepts: the core fills a batch by picking again with
+        one that refuses a session already in the batch or a request the model's KV cells cannot hold."""
+        waiting = [r for r in self._waiting if admit is None or admit(r)]
+        agents = [r for r in waiting if r.job_class is JobClass.AGENT]
+        background = [r for r in waiting if r.job_class is JobClass.BACKGROUND]
         now = self._clock()
         aged = [r for r in background if now - r.arrival > self.config.background_max_wait_s]
         pool = agents if agents and not aged else (aged or background)

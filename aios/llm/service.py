@@ -122,7 +122,8 @@ class LLMService:
                 factory = backend_factory or (lambda: LlamaCppBackend(
                     model or default_model_path(), cfg.n_ctx, cfg.n_threads, self._kv,
                     resident_budget=cfg.resident_budget, prefetch=bool(cfg.prefetch),
-                    share_prefix_across_agents=bool(cfg.share_prefix_across_agents)))  # fmt: skip
+                    share_prefix_across_agents=bool(cfg.share_prefix_across_agents), n_seq=cfg.n_seq,
+                    kv_cells=cfg.kv_cells))  # fmt: skip
                 scheduler = Scheduler(SchedulerConfig(policy=Policy(cfg.policy), quantum=cfg.quantum))
                 core = LLMCore(factory, scheduler, cfg.max_waiting)  # type: ignore[arg-type]
                 core.start()
@@ -191,11 +192,13 @@ class LLMService:
         return self.core.backend.render_chat(messages, add_generation_prompt)  # type: ignore[call-arg]
 
     def swap_out(self, agent_id: str, session: str = "", drop: bool = False) -> tuple[str, int]:
-        """Move a session's saved KV state from RAM to disk (or drop it). Returns (where it is now, bytes):
-        ("disk", n), ("none", 0) when nothing is saved in RAM (on disk already, absent, or in the model)."""
-        if self._kv is None:
+        """Take a session's KV state out of the model and move it from RAM to disk (or drop it). Returns
+        (where it is now, bytes): ("disk", n), ("none", 0) when nothing is saved in RAM (on disk already, or
+        absent)."""
+        if self._kv is None or self.core is None:
             return "none", 0
         key = f"{agent_id}/{session}"
+        self.core.call(lambda backend: backend.evict(key, save=not drop))  # out of the model first
         if drop:
             size = len((self._kv.take(key) or ([], b""))[1])
             self._kv.forget(key)
@@ -289,9 +292,17 @@ class LLMService:
         return ModelInfo(
             "local", backend.model_name, str(getattr(backend, "model_path", "")), backend.n_ctx,
             sched.policy.value, sched.quantum, self.core.switches,
-            self._kv.snapshot_stats() if self._kv else KVStats(), self._clock() - self._started,
+            self._kv_stats(backend), self._clock() - self._started,
             getattr(getattr(backend, "residency", None), "stats", None), process_memory(),
         )  # fmt: skip
+
+    def _kv_stats(self, backend: object) -> KVStats:
+        stats = self._kv.snapshot_stats() if self._kv else KVStats()
+        occupancy = getattr(backend, "occupancy", None)
+        if occupancy is not None:
+            stats.resident_sessions, stats.resident_tokens = occupancy()
+            stats.kv_cells, stats.max_batch = backend.kv_cells, backend.max_batch  # type: ignore[attr-defined]
+        return stats
 
     def set_policy(self, policy: str, quantum: int | None = None) -> None:
         self._require()
@@ -326,7 +337,7 @@ class LLMService:
         if self.core is None:
             return SchedulerState("server", 0, [], [], stats, {}, 1.0, 0.0, quotas)
         core = self.core
-        running = core.running
+        running = list(core.running)
         recent = [e for e in list(core.events) if now - e.end <= _FAIRNESS_WINDOW_S]
         served: dict[str, float] = defaultdict(float)
         for event in recent:
@@ -336,7 +347,7 @@ class LLMService:
         return SchedulerState(
             policy=core.scheduler.policy.value,
             quantum=core.scheduler.config.quantum,
-            running=[(running.id, running.agent_id, len(running.generated))] if running else [],
+            running=[(r.id, r.agent_id, len(r.generated)) for r in running],
             waiting=[
                 (r.id, r.agent_id, r.job_class.value, r.priority, now - r.arrival) for r in core.scheduler.waiting()
             ],

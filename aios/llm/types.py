@@ -106,6 +106,16 @@ class LLMRequest:
     def tokens(self) -> list[int]:
         return self.prompt_tokens + self.generated
 
+    @property
+    def key(self) -> str:
+        """The KV state this request continues: its agent's session."""
+        return f"{self.agent_id}/{self.session}"
+
+    @property
+    def remaining(self) -> int:
+        """Tokens it may still generate."""
+        return self.params.max_tokens - len(self.generated)
+
     def completion(self) -> Completion:
         end = self.finished or time.monotonic()
         return Completion(

@@ -126,7 +126,7 @@ class GetModelInfoRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class KVCacheInfo(_message.Message):
-    __slots__ = ("saves", "restores", "bytes_saved", "bytes_restored", "save_s", "restore_s", "spills", "ram_bytes", "disk_bytes", "sessions")
+    __slots__ = ("saves", "restores", "bytes_saved", "bytes_restored", "save_s", "restore_s", "spills", "ram_bytes", "disk_bytes", "sessions", "resident_sessions", "resident_tokens", "kv_cells", "max_batch")
     SAVES_FIELD_NUMBER: _ClassVar[int]
     RESTORES_FIELD_NUMBER: _ClassVar[int]
     BYTES_SAVED_FIELD_NUMBER: _ClassVar[int]
@@ -137,6 +137,10 @@ class KVCacheInfo(_message.Message):
     RAM_BYTES_FIELD_NUMBER: _ClassVar[int]
     DISK_BYTES_FIELD_NUMBER: _ClassVar[int]
     SESSIONS_FIELD_NUMBER: _ClassVar[int]
+    RESIDENT_SESSIONS_FIELD_NUMBER: _ClassVar[int]
+    RESIDENT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    KV_CELLS_FIELD_NUMBER: _ClassVar[int]
+    MAX_BATCH_FIELD_NUMBER: _ClassVar[int]
     saves: int
     restores: int
     bytes_saved: int
@@ -147,7 +151,11 @@ class KVCacheInfo(_message.Message):
     ram_bytes: int
     disk_bytes: int
     sessions: int
-    def __init__(self, saves: _Optional[int] = ..., restores: _Optional[int] = ..., bytes_saved: _Optional[int] = ..., bytes_restored: _Optional[int] = ..., save_s: _Optional[float] = ..., restore_s: _Optional[float] = ..., spills: _Optional[int] = ..., ram_bytes: _Optional[int] = ..., disk_bytes: _Optional[int] = ..., sessions: _Optional[int] = ...) -> None: ...
+    resident_sessions: int
+    resident_tokens: int
+    kv_cells: int
+    max_batch: int
+    def __init__(self, saves: _Optional[int] = ..., restores: _Optional[int] = ..., bytes_saved: _Optional[int] = ..., bytes_restored: _Optional[int] = ..., save_s: _Optional[float] = ..., restore_s: _Optional[float] = ..., spills: _Optional[int] = ..., ram_bytes: _Optional[int] = ..., disk_bytes: _Optional[int] = ..., sessions: _Optional[int] = ..., resident_sessions: _Optional[int] = ..., resident_tokens: _Optional[int] = ..., kv_cells: _Optional[int] = ..., max_batch: _Optional[int] = ...) -> None: ...
 
 class ModelInfo(_message.Message):
     __slots__ = ("backend", "model", "path", "n_ctx", "policy", "quantum", "context_switches", "kv", "weights")
