@@ -200,12 +200,31 @@ def test_a_batch_decodes_several_sessions_in_one_pass(tmp_path: Path) -> None:
     widths = [len(p) for p in backend.passes]
     assert max(widths) == 3  # three sessions fed by one forward pass, never more than max_batch
     assert all(len(set(p)) == len(p) for p in backend.passes)  # a session appears once in a pass
-    # Two requests of one session never share a batch (a slice's events share their start).
-    slices: dict[float, list[str]] = {}
-    for e in core.events:
-        slices.setdefault(e.start, []).append(e.agent_id)
-    assert max(len(agents) for agents in slices.values()) == 3
-    assert all(len(set(agents)) == len(agents) for agents in slices.values())
+    # Two requests of one session never run at once: agent0's slices (of both requests) never overlap.
+    agent0 = sorted((e.start, e.end, e.request_id) for e in core.events if e.agent_id == "agent0")
+    assert {r for *_, r in agent0} == {requests[0].id, requests[-1].id}
+    assert all(later[0] >= earlier[1] for earlier, later in zip(agent0, agent0[1:], strict=False))
+
+
+def test_a_waiting_request_joins_the_batch_when_a_place_frees(tmp_path: Path) -> None:
+    service = LLMService(LLMConfig(backend="none", quantum=100), tmp_path)
+    backend = FakeBackend(max_batch=2)
+    service.start(lambda: backend)
+    try:
+        core = service.core
+        long, short, waiting = (LLMRequest(a, "", [1, 2], SamplingParams(max_tokens=n)) for a, n in
+                                (("long", 30), ("short", 3), ("late", 3)))  # fmt: skip
+        with core._cond:
+            for r in (long, short, waiting):
+                core.scheduler.add(r)
+            core._cond.notify()
+        for r in (long, short, waiting):
+            assert r.done.wait(10)
+    finally:
+        service.stop()
+    # "late" did not wait for "long" to finish: it took "short"'s place and ran beside "long".
+    assert ["late/", "long/"] in backend.passes and max(len(p) for p in backend.passes) == 2
+    assert waiting.finished is not None and long.finished is not None and waiting.finished < long.finished
 
 
 def test_swap_out_takes_a_session_out_of_the_model_on_the_core_thread(fake_llm) -> None:  # type: ignore[no-untyped-def]

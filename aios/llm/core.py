@@ -2,10 +2,11 @@
 
 Loop: ask the scheduler for a batch of (request, quantum), up to the backend's `max_batch` sessions whose
 tokens fit its KV cells → make each session's sequence hold its request's tokens but the last (a context
-switch saves/restores KV state; a new turn's tokens are prefilled) → then one forward pass feeds every
-running request's last token, and each samples its next, until each has had its quantum, streaming text →
-charge the scheduler, which re-queues a request that is not finished (preemption). Every slice is recorded
-as an event for metrics and the timeline plot.
+switch saves/restores KV state; a new turn's tokens are prefilled) → one forward pass feeds every running
+request its last token, and each samples its next, streaming text → a request whose quantum is used up or
+that finished leaves the batch, and the scheduler is charged, re-queueing it if unfinished (preemption);
+the scheduler's next requests take its place before the next pass (continuous batching). Every slice is
+recorded as an event for metrics and the timeline plot.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
@@ -105,6 +106,7 @@ class _Slice:
 
     request: LLMRequest
     quantum: int
+    start: float
     prefilled: int = 0
     generated: int = 0
     switched: bool = False
@@ -225,36 +227,32 @@ class LLMCore:
             future.set_exception(Unavailable("the kernel is shutting down"))
         self.backend.close()
 
-    def _pick_batch(self) -> list[tuple[LLMRequest, int]]:
-        """Up to `max_batch` requests, in the scheduler's order, of distinct sessions whose tokens (with all
-        they may still generate) fit the KV cells together."""
+    def _pick_batch(self, live: Sequence[_Slice] = ()) -> list[tuple[LLMRequest, int]]:
+        """Requests to run beside `live`, in the scheduler's order, up to `max_batch` in all: distinct
+        sessions whose tokens (with all they may still generate) fit the KV cells together."""
         backend = self.backend
         assert backend is not None
         batch: list[tuple[LLMRequest, int]] = []
-        sessions: set[str] = set()
-        cells = 0
+        sessions = {s.request.key for s in live}
+        cells = sum(len(s.request.tokens) + s.request.remaining for s in live)
 
         def admit(r: LLMRequest) -> bool:
             return r.key not in sessions and cells + len(r.tokens) + r.remaining <= backend.kv_cells
 
-        while len(batch) < backend.max_batch and (picked := self.scheduler.pick(admit)) is not None:
+        while len(live) + len(batch) < backend.max_batch and (picked := self.scheduler.pick(admit)) is not None:
             batch.append(picked)
             sessions.add(picked[0].key)
             cells += len(picked[0].tokens) + picked[0].remaining
         return batch
 
     def _run(self, batch: list[tuple[LLMRequest, int]]) -> None:
-        """One slice: every request of the batch generates up to its quantum, one forward pass per token."""
+        """Run a batch until every request in it has had its quantum, one forward pass per token for all.
+        A request leaves when its quantum is used up or it finishes (its slice ends and is charged), and the
+        scheduler's next requests join in its place at once (continuous batching), unless the core has
+        calls to run or is stopping: then the batch drains."""
         backend = self.backend
         assert backend is not None
-        start = time.monotonic()
-        slices = [_Slice(request, quantum) for request, quantum in batch]
-        pinned = {s.request.key for s in slices}
-        live: list[_Slice] = []
-        for s in slices:
-            s.request.first_scheduled = s.request.first_scheduled or start
-            if self._guard(s, lambda s=s: self._begin(s, pinned)):
-                live.append(s)
+        live = self._join([], batch)
         while live:
             fed = {s.request.key: s.token for s in live}
             try:
@@ -263,16 +261,42 @@ class LLMCore:
                 log.exception("LLM decode of %d sessions failed", len(fed))
                 for s in live:
                     self._finish(s.request, "error", InternalError(f"generation failed: {exc}"))
+                    self._end(s)
                 break
-            live = [s for s in live if self._guard(s, lambda s=s: self._step(s))]
-        end = time.monotonic()
-        for s in slices:
-            request = s.request
-            finished = request.done.is_set() or bool(request.finish_reason)
+            going = []
+            for s in live:
+                if self._guard(s, lambda s=s: self._step(s)):
+                    going.append(s)
+                else:
+                    self._end(s)
+            live = going
             with self._cond:
-                self.scheduler.ran(request, s.prefilled, s.generated, finished)
-            self.events.append(RunEvent(request.id, request.agent_id, request.job_class.value, start, end,
-                                        s.prefilled, s.generated, s.switched, finished))  # fmt: skip
+                more = [] if self._calls or self._stopping else self._pick_batch(live)
+            live = self._join(live, more)
+            self.running = [s.request for s in live]
+
+    def _join(self, live: list[_Slice], batch: list[tuple[LLMRequest, int]]) -> list[_Slice]:
+        """Begin each picked request beside `live`; the ones that go on join it."""
+        now = time.monotonic()
+        slices = [_Slice(request, quantum, now) for request, quantum in batch]
+        pinned = {s.request.key for s in [*live, *slices]}
+        joined = list(live)
+        for s in slices:
+            s.request.first_scheduled = s.request.first_scheduled or now
+            if self._guard(s, lambda s=s: self._begin(s, pinned)):
+                joined.append(s)
+            else:
+                self._end(s)
+        return joined
+
+    def _end(self, s: _Slice) -> None:
+        """Charge a request's slice to the scheduler (which re-queues it if unfinished) and record it."""
+        request = s.request
+        finished = request.done.is_set() or bool(request.finish_reason)
+        with self._cond:
+            self.scheduler.ran(request, s.prefilled, s.generated, finished)
+        self.events.append(RunEvent(request.id, request.agent_id, request.job_class.value, s.start,
+                                    time.monotonic(), s.prefilled, s.generated, s.switched, finished))  # fmt: skip
 
     def _guard(self, s: _Slice, step: Callable[[], bool]) -> bool:
         """Run one step of a request; an error ends that request only."""
