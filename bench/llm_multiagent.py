@@ -447,7 +447,7 @@ class KernelProbe:
 
     def finish(self, agent_ids: dict[str, str], wall_s: float) -> dict[str, Any]:
         after = self.snapshot()
-        levels = ("kv_ram", "kv_disk", "kv_sessions")  # levels, not counters
+        levels = ("kv_ram", "kv_disk", "kv_sessions", "kv_resident", "kv_kv_cells", "kv_max_batch")  # not counters
         delta = {
             k: round(after[k] - self.before.get(k, 0), 4)
             for k in after
@@ -468,6 +468,7 @@ class KernelProbe:
         span = (max(e.end_s for e in events) - min(e.start_s for e in events)) if events else 0.0
         return {
             "counters": delta,
+            "levels": {k: v for k, v in after.items() if k.startswith(levels)},
             "scheduler_jain_fairness_60s": round(state.jain_fairness, 4),
             "slices": by_role,
             "model_busy_s": round(busy, 3),
@@ -903,7 +904,7 @@ def render_section(r: dict[str, Any], json_path: str) -> str:
         else ""
     )
     timeline = r.get("timeline")
-    kv = r["ours"]["kernel"]["counters"]
+    kv = {**r["ours"]["kernel"].get("levels", {}), **r["ours"]["kernel"]["counters"]}
     lines = [
         SECTION,
         "",

@@ -198,14 +198,7 @@ class LLMCore:
             return
         self._ready.set()
         while True:
-            with self._cond:
-                calls, self._calls = self._calls, []
-            for fn, future in calls:
-                if future.set_running_or_notify_cancel():
-                    try:
-                        future.set_result(fn(self.backend))
-                    except BaseException as exc:
-                        future.set_exception(exc)
+            self._run_calls()
             with self._cond:
                 batch = self._pick_batch()
                 while not batch and not self._calls and not self._stopping:
@@ -221,11 +214,22 @@ class LLMCore:
                     self._run(batch)
             finally:
                 self.running = []
+        self._run_calls(Unavailable("the kernel is shutting down"))
+        self.backend.close()
+
+    def _run_calls(self, refuse: BaseException | None = None) -> None:
+        """Run the calls waiting for the backend (or refuse them)."""
         with self._cond:
             calls, self._calls = self._calls, []
-        for _, future in calls:
-            future.set_exception(Unavailable("the kernel is shutting down"))
-        self.backend.close()
+        for fn, future in calls:
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                if refuse is not None:
+                    raise refuse
+                future.set_result(fn(self.backend))
+            except BaseException as exc:
+                future.set_exception(exc)
 
     def _pick_batch(self, live: Sequence[_Slice] = ()) -> list[tuple[LLMRequest, int]]:
         """Requests to run beside `live`, in the scheduler's order, up to `max_batch` in all: distinct
