@@ -190,6 +190,8 @@ class Kernel:
         if self.memory_jobs is not None:
             await asyncio.to_thread(self.memory_jobs.stop)
             self.memory_jobs = None
+        if self.memory is not None:
+            await asyncio.to_thread(self.memory.close)
         if getattr(self, "vectors", None) is not None:
             self.vectors.close()
             self.vectors = None  # type: ignore[assignment]

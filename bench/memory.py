@@ -423,6 +423,7 @@ def run_quality(args: argparse.Namespace, console: Any) -> dict[str, Any]:
                 with engine.connect() as conn:
                     links = conn.execute(sa.text("SELECT count(*) FROM note_links")).scalar_one()
                 per_question[-1]["links"] = links
+                memory.close()
                 engine.dispose()
                 progress.advance(task)
         if args.save_vectors:
@@ -803,7 +804,9 @@ def render_section(r: dict[str, Any], json_path: str) -> str:
             f"**Search**: {s['queries']} single queries ({s['distinct_queries']} distinct questions), k={SEARCH_K}, "
             f"`Client.search` vs query encode + raw Chroma `collection.query` over the same notes (an embedded "
             f"collection holding the in-process vectors), taking turns query by query after {WARMUP_QUERIES} "
-            f"warm-up queries. Both sides: TOKENIZERS_PARALLELISM=false, OMP_WAIT_POLICY=PASSIVE.",
+            f"warm-up queries. Both sides: TOKENIZERS_PARALLELISM=false, OMP_WAIT_POLICY=PASSIVE. The kernel "
+            f"encodes a single query on one torch thread (aios/embeddings.py) while its lexical ranking runs on "
+            f"another; the in-process encode uses torch's default ({s['machine'].get('torch_threads')} threads).",
             "",
             "| Measure | Kernel (gRPC) | In-process | Ratio | Goal | Met |",
             "| --- | ---: | ---: | ---: | --- | --- |",

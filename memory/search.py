@@ -1,7 +1,7 @@
-"""Hybrid search over notes: dense (Chroma) and lexical (FTS5 / tsvector) rankings fused by reciprocal rank,
-one optional hop over links, blended with the forgetting curve and, when the query names a time, with the
-closeness of each note's event time to it. A recall counts as a review: recalls are batched in memory and
-written by `flush_recalls`.
+"""Hybrid search over notes: dense (Chroma) and lexical (FTS5 / tsvector) rankings, computed side by side
+and fused by reciprocal rank, one optional hop over links, blended with the forgetting curve and, when the
+query names a time, with the closeness of each note's event time to it. A recall counts as a review: recalls
+are batched in memory and written by `flush_recalls`.
 
 `NoteSearch` is a part of `MemoryService` (which inherits it); it reads the service's storage attributes.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -57,6 +58,7 @@ class NoteSearch:
     _clock: Callable[[], float]
     _recalls: dict[str, tuple[int, float]]
     _recall_lock: threading.Lock
+    _search_pool: ThreadPoolExecutor
     forgetting: ForgettingConfig
     time_weight: float
 
@@ -78,15 +80,19 @@ class NoteSearch:
             raise InvalidArgument(f"k must be between 1 and {self._limits.max_top_k}, got {k}")
         if filters.scope not in _SCOPES:
             raise InvalidArgument(f"scope must be one of {', '.join(_SCOPES)}")
-        vector = self._embedder.encode([query])[0]
         where = self._where(agent_id, filters)
+        depth = max(_CANDIDATES, k * 3)
+        # The lexical ranking needs no query vector: it runs on a helper thread, on its own connection, while
+        # this one encodes the query and asks Chroma (sqlite3, psycopg and torch release the GIL).
+        lexical_job = self._search_pool.submit(self._lexical_search, where, query, depth)
+        vector = self._embedder.encode([query])[0]
         dense: dict[str, float] = {}
         if filters.scope != "shared":
-            dense.update(self._vectors.query(_collection(agent_id), vector, max(_CANDIDATES, k * 3)))
+            dense.update(self._vectors.query(_collection(agent_id), vector, depth))
+        lexical = lexical_job.result()  # before taking a connection: never hold one while waiting for another
         with self._engine.connect() as conn:
             if filters.scope != "own":
                 dense.update(self._shared_dense(conn, agent_id, vector))
-            lexical = dict(self._lexical.search(conn, where, query, max(_CANDIDATES, k * 3)))
             candidates = list(dict.fromkeys([*dense, *lexical]))
             rows = self._rows(conn, candidates, where, _RANKING)  # full rows for the hits only, below
             now = self._clock()
@@ -114,6 +120,10 @@ class NoteSearch:
                   for i in top if i in full]  # fmt: skip
         self._recalled([h.note.id for h in result if h.note.agent_id == agent_id], now)
         return result
+
+    def _lexical_search(self, where: sa.ColumnElement[bool], query: str, limit: int) -> dict[str, float]:
+        with self._engine.connect() as conn:
+            return dict(self._lexical.search(conn, where, query, limit))
 
     def _expand(
         self,
@@ -175,16 +185,24 @@ class NoteSearch:
             rows = conn.execute(
                 sa.select(notes.c.id, notes.c.strength_s, notes.c.access_count).where(notes.c.id.in_(list(pending)))
             ).all()
+            changes = []
             for row in rows:
                 count, at = pending[row.id]
                 strength = row.strength_s
                 for _ in range(count):
                     strength = strengthened(strength, self.forgetting)
-                conn.execute(
+                changes.append({"_id": row.id, "_at": at, "_count": row.access_count + count, "_strength": strength})
+            if changes:  # one statement, many parameter sets: it runs beside searches and holds the GIL less
+                update = (
                     sa.update(notes)
-                    .where(notes.c.id == row.id)
-                    .values(last_accessed=at, access_count=row.access_count + count, strength_s=strength)
+                    .where(notes.c.id == sa.bindparam("_id"))
+                    .values(
+                        last_accessed=sa.bindparam("_at"),
+                        access_count=sa.bindparam("_count"),
+                        strength_s=sa.bindparam("_strength"),
+                    )
                 )
+                conn.execute(update, changes)
         return len(pending)
 
     def _retention(self, row: sa.Row, now: float) -> float:

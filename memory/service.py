@@ -14,6 +14,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Container, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -48,6 +49,8 @@ __all__ = ["MemoryService"]
 
 Progress = Callable[[int, int], None]
 _REINDEX_BATCH = 256
+# Searches whose lexical rankings run at once (more wait their turn); the memory queue runs 2 syscalls at a time.
+_SEARCH_THREADS = 4
 _MAX_KEY, _MAX_VALUE, _MAX_TAGS, _MAX_TAG = 128, 4096, 32, 64
 _LINK_CANDIDATES = 5
 # The LLM sees few candidates (short prompts for a small model), each at least this similar to the note.
@@ -77,6 +80,8 @@ class MemoryService(NoteSearch):
         # Recalls strengthen notes; they are written in batches, not one fsync'd transaction per search.
         self._recalls: dict[str, tuple[int, float]] = {}
         self._recall_lock = threading.Lock()
+        # Each search's lexical ranking runs here, beside its dense one (memory/search.py); `close` ends it.
+        self._search_pool = ThreadPoolExecutor(_SEARCH_THREADS, thread_name_prefix="aios-memory-search")
         self._enricher: Enricher | None = None
         self._llm: Any = None
 
@@ -95,6 +100,10 @@ class MemoryService(NoteSearch):
         if self._enricher is not None:
             self._enricher.stop()
             self._enricher = None
+
+    def close(self) -> None:
+        """Stop the search helper threads, once nothing searches any more (a search after this fails)."""
+        self._search_pool.shutdown(wait=True)
 
     def enrichment_backlog(self) -> int:
         return self._enricher.pending() if self._enricher else 0

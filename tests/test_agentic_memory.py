@@ -43,6 +43,7 @@ def clocked(kernel: Kernel) -> Iterator[tuple[MemoryService, Clock, Kernel]]:
     clock = Clock()
     service = MemoryService(kernel.memory._engine, kernel.memory._embedder, kernel.vectors, LimitsConfig(), clock)
     yield service, clock, kernel
+    service.close()
 
 
 def _agent(kernel: Kernel, name: str) -> str:
@@ -170,6 +171,64 @@ def test_forgetting_curve_archives_and_nothing_is_lost(clocked) -> None:  # type
     memory.decay(a)
     assert memory.get(a, pinned.id).archived_at is None and memory.get(a, pinned.id).retention == 1.0
     assert memory.count(a) == 4 and memory.stats(a).archived == 3
+
+
+def test_flush_recalls_writes_each_note_its_own_count(clocked) -> None:  # type: ignore[no-untyped-def]
+    memory, clock, kernel = clocked
+    a = _agent(kernel, "recaller")
+    twice, once = memory.add(a, [NewNote("Orion standup moved to room nine"), NewNote("Vega invoice paid in June")])
+    clock.now += DAY
+    for query in ("Orion standup room", "Orion standup"):
+        assert memory.search(a, query, k=1)[0].note.id == twice.id
+    clock.now += DAY
+    assert memory.search(a, "Vega invoice", k=1)[0].note.id == once.id
+    assert memory.flush_recalls() == 2
+    got = {n.id: n for n in memory.get_many(a, [twice.id, once.id])}
+    assert (got[twice.id].access_count, got[once.id].access_count) == (2, 1)
+    assert got[twice.id].last_accessed == twice.created_at + DAY
+    assert got[once.id].last_accessed == once.created_at + 2 * DAY
+    assert got[twice.id].strength_s > got[once.id].strength_s > once.strength_s
+
+
+def test_search_waits_for_its_lexical_ranking_without_holding_a_connection(kernel: Kernel) -> None:
+    # The lexical ranking runs on a helper thread with a connection of its own: with one connection in the
+    # pool, a search that held its connection while waiting for the helper's would time out. The helpers are
+    # kept busy for a moment so that the search is the first to ask for the connection.
+    import threading
+
+    import sqlalchemy as sa
+
+    a = _agent(kernel, "one-connection")
+    kernel.memory.add(a, [NewNote("The lighthouse keeper logs storms in a blue notebook")])
+    url = kernel.memory._engine.url
+    threads = {"check_same_thread": False} if url.get_backend_name() == "sqlite" else {}
+    engine = sa.create_engine(url, pool_size=1, max_overflow=0, pool_timeout=5, connect_args=threads)
+    memory = MemoryService(engine, kernel.memory._embedder, kernel.vectors, LimitsConfig())
+    try:
+        gate = threading.Event()
+        for _ in range(16):
+            memory._search_pool.submit(gate.wait, 5)
+        threading.Timer(0.5, gate.set).start()
+        (hit,) = memory.search(a, "lighthouse notebook", k=1)
+        assert hit.note.agent_id == a and {"dense", "lexical"} <= set(hit.signals)
+    finally:
+        memory.close()
+        engine.dispose()
+    with pytest.raises(RuntimeError):
+        memory.search(a, "lighthouse", k=1)  # closed: its helper threads are gone
+
+
+def test_one_text_encodes_like_a_batch_and_keeps_the_thread_count(kernel: Kernel) -> None:
+    import numpy as np
+    import torch
+
+    embedder = kernel.memory._embedder
+    threads = torch.get_num_threads()
+    texts = ["Where did I park the car?", "The car is on level three of the garage"]
+    alone, batch = embedder.encode(texts[:1]), embedder.encode(texts)
+    assert alone.shape == (1, embedder.dimension)
+    np.testing.assert_allclose(alone[0], batch[0], atol=1e-5)
+    assert torch.get_num_threads() == threads
 
 
 def test_decay_job_is_scheduled_in_a_persistent_store(kernel: Kernel) -> None:
