@@ -60,3 +60,12 @@ note_versions = sa.Table(
     sa.Column("cause", sa.Text, nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
 )
+
+note_link_queue = sa.Table(
+    "note_link_queue",
+    metadata,
+    sa.Column("note_id", sa.String(32), sa.ForeignKey("notes.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("queued_at", sa.Float, nullable=False),
+)
+"""New notes whose links the LLM has yet to judge: written with the note, removed once judged, so a
+judgement the kernel did not get to (stopped, killed, model unavailable) is made at the next start."""

@@ -17,6 +17,7 @@ from typing import Any
 __all__ = [
     "LLM_REASON_PREFIX",
     "Judgement",
+    "Postponed",
     "judge_links",
     "link_prompt",
     "link_schema",
@@ -112,9 +113,13 @@ def parse_links(text: str, n: int) -> list[Judgement] | None:
     return list(out.values())
 
 
+class Postponed(Exception):
+    """The model could not be asked (unavailable, shutting down): the judgement waits for the next start."""
+
+
 def judge_links(llm: Any, agent_id: str, content: str, candidates: list[str]) -> list[Judgement] | None:
-    """Ask the kernel's model (background class) which candidates relate to the note; None on a bad reply
-    or an unavailable model."""
+    """Ask the kernel's model (background class) which candidates relate to the note; None on a bad reply.
+    Raises Postponed when the model cannot be asked."""
     from aios.llm import ChatMessage, JobClass, SamplingParams
 
     n = len(candidates)
@@ -124,9 +129,8 @@ def judge_links(llm: Any, agent_id: str, content: str, candidates: list[str]) ->
     try:
         reply = llm.chat(agent_id, [ChatMessage("user", link_prompt(content, candidates))], params,
                          job_class=JobClass.BACKGROUND, session="linking")  # fmt: skip
-    except Exception as exc:  # the model is unavailable: the similarity decision stands
-        log.info("link judgement skipped: %s", exc)
-        return None
+    except Exception as exc:  # the model is unavailable (stopping, gone): judge again later
+        raise Postponed(str(exc)) from exc
     judged = parse_links(reply.text, n) if reply.finish_reason == "stop" else None
     if judged is None:
         log.info("link judgement rejected (%s): %r", reply.finish_reason, reply.text[:300])

@@ -10,6 +10,7 @@ start-up.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
@@ -28,11 +29,11 @@ from aios.embeddings import Embedder
 from aios.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from aios.lexical import Lexical, body, rrf
 from aios.vectors import VectorIndex
-from memory._schema import note_links, note_shares, note_versions, notes
+from memory._schema import note_link_queue, note_links, note_shares, note_versions, notes
 from memory.consolidation import PROFILE, SUMMARY, ConsolidationReport, extractive_summary, group_related, profile_text
 from memory.enrichment import Enricher, EnrichmentResult
 from memory.forgetting import ForgettingConfig
-from memory.linking import LLM_REASON_PREFIX, judge_links, neighbour_changes, pick_candidates
+from memory.linking import LLM_REASON_PREFIX, Postponed, judge_links, neighbour_changes, pick_candidates
 from memory.models import (
     Link,
     MemoryStats,
@@ -46,6 +47,8 @@ from memory.search import _CANDIDATES as _CANDIDATES  # the bench reads it here
 from memory.search import _PREFIX, _TIME_WEIGHT, NoteSearch, _collection
 
 __all__ = ["MemoryService"]
+
+log = logging.getLogger("aios.memory")
 
 Progress = Callable[[int, int], None]
 _REINDEX_BATCH = 256
@@ -93,7 +96,11 @@ class MemoryService(NoteSearch):
         self._enricher.start()
         with self._engine.connect() as conn:
             pending = list(conn.execute(sa.select(notes.c.id).where(notes.c.enrichment == "llm_pending")).scalars())
-        self._enricher.submit(pending)
+            unjudged = conn.execute(sa.select(note_link_queue.c.note_id)
+                                    .order_by(note_link_queue.c.queued_at)).scalars()  # fmt: skip
+            links_only = [i for i in unjudged if i not in set(pending)]
+        self._enricher.submit(pending)  # enrichment, then the link judgement
+        self._enricher.submit(links_only, enrich=False)
 
     def stop_enrichment(self) -> None:
         self._llm = None
@@ -135,9 +142,13 @@ class MemoryService(NoteSearch):
         now = self._clock()
         rows = [self._new_row(agent_id, n, now) for n in new_notes]
         vectors = self._embedder.encode([r["content"] for r in rows])
+        # With the LLM on, its judgement (after the write) replaces the similarity links and does the evolution.
+        judged = {r["id"] for r in rows if r["category"] != PROFILE} if self._enricher is not None else set()
         with self._engine.begin() as conn:
             self._check_share_targets(conn, agent_id, {a for n in new_notes for a in n.share_with})
             conn.execute(sa.insert(notes), rows)
+            if judged:
+                conn.execute(sa.insert(note_link_queue), [{"note_id": i, "queued_at": now} for i in judged])
             conn.execute(sa.insert(note_versions), [self._version_row(r, "created", now) for r in rows])
             shares = [
                 {"note_id": r["id"], "agent_id": a}
@@ -148,8 +159,6 @@ class MemoryService(NoteSearch):
                 conn.execute(sa.insert(note_shares), shares)
             self._lexical.put(conn, [(r["id"], _search_text(r)) for r in rows], fresh=True)
         self._vectors.upsert(_collection(agent_id), [r["id"] for r in rows], vectors)
-        # With the LLM on, its judgement (after the write) replaces the similarity links and does the evolution.
-        judged = {r["id"] for r in rows if r["category"] != PROFILE} if self._enricher is not None else set()
         self._link_new(agent_id, rows, vectors, now, judged)
         # As written, before the worker touches them (linking never evolves a note of the same batch).
         added = [self._note(_RowView(r), list(dict.fromkeys(n.share_with)), now)
@@ -263,19 +272,26 @@ class MemoryService(NoteSearch):
         """The LLM's link judgement for a new note (memory/linking.py). Its links replace the provisional
         similarity links and the context/tags it proposes update the linked neighbours (new versions caused
         by the note, so `undo_evolution` reverts them). On a bad reply the similarity links stand and the
-        neighbours evolve as they would have without an LLM."""
+        neighbours evolve as they would have without an LLM. The note leaves the link queue in the same
+        transaction; when the model cannot be asked it stays queued for the next start."""
         with self._engine.connect() as conn:
             row = conn.execute(sa.select(notes).where(notes.c.id == note_id)).first()
             candidates = self._link_candidates(conn, row) if row is not None else []
         if row is None:
             return
         judged = None
-        if candidates and self._llm is not None:
-            judged = judge_links(self._llm, row.agent_id, row.content, [c.content for c, _ in candidates])
+        llm = self._llm
+        if candidates and llm is not None:
+            try:
+                judged = judge_links(llm, row.agent_id, row.content, [c.content for c, _ in candidates])
+            except Postponed as exc:
+                log.info("link judgement of note %s postponed: %s", note_id, exc)
+                return
         now = self._clock()
         with self._engine.begin() as conn:
-            if conn.execute(sa.select(notes.c.id).where(notes.c.id == note_id)).first() is None:
-                return
+            dequeued = conn.execute(sa.delete(note_link_queue).where(note_link_queue.c.note_id == note_id))
+            if dequeued.rowcount == 0:
+                return  # judged already (or the note is gone)
             mine = sa.and_(note_links.c.from_id == note_id, note_links.c.kind == "related")
             provisional = conn.execute(sa.select(note_links).where(mine, note_links.c.reason.like("cosine%"))).all()
             if judged is None:

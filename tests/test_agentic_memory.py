@@ -352,6 +352,60 @@ def test_enrichment_state_machine_with_a_fake_llm(clocked) -> None:  # type: ign
     assert memory.get(a, later.id).enrichment == "llm_pending"  # picked up again at the next start
 
 
+def test_link_judgements_wait_in_a_queue_that_survives_a_restart(clocked) -> None:  # type: ignore[no-untyped-def]
+    """A note's LLM link judgement is queued with the note; while the model cannot be asked it stays queued
+    (the provisional similarity links stand), and the next start judges it."""
+    import time as _time
+    from types import SimpleNamespace
+
+    import sqlalchemy as sa
+
+    from memory._schema import note_link_queue
+
+    memory, _, kernel = clocked
+    a = _agent(kernel, "linker")
+    first = memory.add(a, [NewNote("I drink a double espresso every morning before work.", keywords=["espresso"])])
+
+    class Gone:
+        available = True
+
+        def chat(self, agent_id, messages, params, **kw):  # type: ignore[no-untyped-def]
+            raise RuntimeError("model gone")
+
+    class Judge:
+        available = True
+
+        def chat(self, agent_id, messages, params, **kw):  # type: ignore[no-untyped-def]
+            reply = ('{"related": [{"candidate": 1, "reason": "both about the morning espresso", "tags": ["coffee"], '
+                     '"context": "The morning espresso habit before work."}]}')  # fmt: skip
+            return SimpleNamespace(text=reply, finish_reason="stop")
+
+    def queued() -> set[str]:
+        with memory._engine.connect() as conn:
+            return set(conn.execute(sa.select(note_link_queue.c.note_id)).scalars())
+
+    def drain() -> None:
+        deadline = _time.time() + 20
+        while memory.enrichment_backlog() and _time.time() < deadline:
+            _time.sleep(0.05)
+
+    memory.start_enrichment(Gone())
+    (second,) = memory.add(a, [NewNote("Every morning I have a double espresso.", keywords=["espresso"])])
+    drain()
+    memory.stop_enrichment()  # the kernel stops (or dies) with the judgement not made
+    assert queued() == {second.id}
+    _, links = memory.neighbours(a, second.id)
+    assert [x.reason.startswith("cosine") for x in links if x.to_id == first[0].id] == [True]  # provisional
+
+    memory.start_enrichment(Judge())  # the next start
+    drain()
+    memory.stop_enrichment()
+    assert queued() == set()
+    _, links = memory.neighbours(a, second.id)
+    assert [x.reason for x in links if x.to_id == first[0].id] == ["llm: both about the morning espresso"]
+    assert memory.get(a, first[0].id).context == "The morning espresso habit before work."  # evolved
+
+
 def test_consolidation_summarises_old_related_notes_and_keeps_a_profile(clocked) -> None:  # type: ignore[no-untyped-def]
     memory, clock, kernel = clocked
     a = _agent(kernel, "traveller")
