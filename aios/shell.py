@@ -171,7 +171,7 @@ def llm(state: ShellState) -> None:
         table.add_row(key, value)
     kv = info.kv
     if kv["max_batch"]:
-        table.add_row("Resident sessions", f"{kv['resident_sessions']:.0f} of {kv['max_batch']:.0f} (decoded as one "
+        table.add_row("resident sessions", f"{kv['resident_sessions']:.0f} of {kv['max_batch']:.0f} (decoded as one "
                       f"batch), {kv['resident_tokens']:.0f} of {kv['kv_cells']:.0f} KV cells")  # fmt: skip
     table.add_row("KV snapshots", f"{kv['sessions']:.0f} sessions, {kv['ram_bytes'] / 2**20:.1f} MiB RAM, "
                   f"{kv['disk_bytes'] / 2**20:.1f} MiB disk, {kv['spills']:.0f} spills")  # fmt: skip
