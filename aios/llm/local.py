@@ -49,7 +49,6 @@ class PrepareStats:
     prefilled: int = 0
     saved_bytes: int = 0
     restored_bytes: int = 0
-    switch_s: float = 0.0
 
 
 def _agent(session: str | None) -> str | None:
@@ -74,8 +73,6 @@ class _Seq:
 
 
 class LlamaCppBackend:
-    steppable = True
-
     def __init__(
         self, model_path: Path, n_ctx: int, n_threads: int, kv: KVStore, n_batch: int = 256,
         resident_budget: str = "", prefetch: bool = True, share_prefix_across_agents: bool = False,
@@ -187,9 +184,8 @@ class LlamaCppBackend:
         keep_resident = {*pinned, session}
         seq = self._seqs.get(session)
         if seq is None:
-            started = time.perf_counter()
             seq = self._admit(session, tokens, keep_resident, stats)
-            stats.switched, stats.switch_s = True, time.perf_counter() - started
+            stats.switched = True
         self._seqs.move_to_end(session)
         keep = min(_common_prefix(seq.tokens, tokens), len(tokens) - 1)
         self._truncate(seq, keep)

@@ -21,8 +21,6 @@ __all__ = ["RemoteBackend"]
 
 
 class RemoteBackend:
-    steppable = False
-
     def __init__(self, base_url: str, model: str = "", api_key: str | None = None, concurrency: int = 4) -> None:
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._http = httpx.Client(base_url=base_url.rstrip("/"), headers=headers, timeout=httpx.Timeout(600, connect=5))
