@@ -17,13 +17,22 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def repository_first() -> None:
+    """Put the repository first on the import path and take bench/ off it: bench/ holds memory.py and fs.py,
+    which would shadow the packages they measure (call it after importing _common)."""
+    here = Path(__file__).resolve().parent
+    sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != here]
+
+
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 DOCS_PREAMBLE = (
     "# Benchmarks\n\nThe figures on this page are written by the benchmark scripts in `bench/` from their JSON "
@@ -170,55 +179,45 @@ def machine_info(packages: dict[str, str], **extra: Any) -> dict[str, Any]:
 READY = re.compile(r"aios kernel ready on (\S+)")
 
 
-class KernelProcess:
-    """`aios serve` on a fresh data directory and a free port, with `env` over this process's environment;
-    stopped with SIGTERM. The kernel and memory / fs benchmarks drive it through the SDK."""
+class ServerProcess:
+    """A server subprocess with its output in files (`<name>.stdout` / `.stderr` in `log_dir`), `env` over
+    this process's environment; stopped with SIGTERM (SIGKILL after a timeout)."""
 
-    def __init__(self, data_dir: Path, log_dir: Path, env: dict[str, str]) -> None:
-        self.data_dir = data_dir
-        self.port = free_port()
-        self.env = env
-        self.stdout_path = log_dir / "kernel.stdout"
-        self.stderr_path = log_dir / "kernel.stderr"
+    def __init__(self, name: str, cmd: list[str], log_dir: Path, env: dict[str, str]) -> None:
+        self.name, self.cmd, self.env = name, cmd, env
+        self.stdout_path = log_dir / f"{name}.stdout"
+        self.stderr_path = log_dir / f"{name}.stderr"
         self.proc: subprocess.Popen[bytes] | None = None
-        self.target = f"127.0.0.1:{self.port}"
         self.exit_code: int | None = None
         self.ready_s: float | None = None
         self.stop_s: float | None = None
 
     def start(self) -> None:
-        aios = Path(sys.executable).parent / "aios"
-        cmd = [str(aios)] if aios.exists() else [sys.executable, "-m", "aios.cli"]
-        cmd += ["serve", "--data-dir", str(self.data_dir), "--port", str(self.port)]
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
-            self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+            self.proc = subprocess.Popen(self.cmd, cwd=ROOT, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
                                          env=os.environ | self.env)  # fmt: skip
 
     @property
     def pid(self) -> int | None:
         return self.proc.pid if self.proc else None
 
-    def wait_ready(self, timeout: float = 180.0) -> float:
-        """Seconds until the kernel said it was ready (also kept as `ready_s`)."""
+    def wait_until(self, ready: Callable[[], bool], timeout: float) -> float:
+        """Seconds until `ready()` (also kept as `ready_s`); an error if the process exits first."""
         assert self.proc is not None
         t0 = time.perf_counter()
         while time.perf_counter() - t0 < timeout:
-            match = READY.search(read_text(self.stdout_path))
-            if match:
-                self.target, self.ready_s = match.group(1), round(time.perf_counter() - t0, 2)
+            if ready():
+                self.ready_s = round(time.perf_counter() - t0, 2)
                 return self.ready_s
             if self.proc.poll() is not None:
-                raise RuntimeError(f"the kernel exited with {self.proc.returncode} before it was ready:\n"
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode} before it was ready:\n"
                                    f"{self.log_tail()}")  # fmt: skip
             time.sleep(0.1)
-        raise RuntimeError(f"the kernel was not ready after {timeout:.0f} s:\n{self.log_tail()}")
-
-    def admin_token(self) -> str:
-        return (self.data_dir / "admin.token").read_text().strip()
+        raise RuntimeError(f"{self.name} was not ready after {timeout:.0f} s:\n{self.log_tail()}")
 
     def stop(self, timeout: float = 60.0) -> None:
         if self.proc is None or self.proc.poll() is not None:
-            self.exit_code = self.proc.returncode if self.proc else None
+            self.exit_code = self.proc.returncode if self.proc else self.exit_code
             return
         t0 = time.perf_counter()
         self.proc.send_signal(signal.SIGTERM)
@@ -229,10 +228,41 @@ class KernelProcess:
             self.exit_code = self.proc.wait()
         self.stop_s = time.perf_counter() - t0
 
+    def log(self) -> str:
+        return read_text(self.stdout_path) + read_text(self.stderr_path)
+
     def log_tail(self, chars: int = 3000) -> str:
-        return read_text(self.stderr_path)[-chars:]
+        return self.log()[-chars:]
 
     def log_problems(self) -> list[str]:
-        """Kernel log lines that report an error or a traceback."""
-        lines = read_text(self.stderr_path).splitlines()
-        return [line.rstrip() for line in lines if re.search(r"\b(ERROR|CRITICAL|Traceback)\b", line)][:50]
+        """Log lines that report an error or a traceback."""
+        return [line.rstrip() for line in self.log().splitlines()
+                if re.search(r"\b(ERROR|CRITICAL|Traceback)\b", line)][:50]  # fmt: skip
+
+
+class KernelProcess(ServerProcess):
+    """`aios serve` on `data_dir` (fresh, or holding an aios.toml) and a free port. The benchmarks drive it
+    through the SDK."""
+
+    def __init__(self, data_dir: Path, log_dir: Path, env: dict[str, str]) -> None:
+        self.data_dir = data_dir
+        self.port = free_port()
+        aios = Path(sys.executable).parent / "aios"
+        cmd = [str(aios)] if aios.exists() else [sys.executable, "-m", "aios.cli"]
+        super().__init__("kernel", [*cmd, "serve", "--data-dir", str(data_dir), "--port", str(self.port)],
+                         log_dir, env)  # fmt: skip
+        self.target = f"127.0.0.1:{self.port}"
+
+    def wait_ready(self, timeout: float = 180.0) -> float:
+        """Seconds until the kernel said it was ready (also kept as `ready_s`)."""
+
+        def said_ready() -> bool:
+            match = READY.search(read_text(self.stdout_path))
+            if match:
+                self.target = match.group(1)
+            return bool(match)
+
+        return self.wait_until(said_ready, timeout)
+
+    def admin_token(self) -> str:
+        return (self.data_dir / "admin.token").read_text().strip()

@@ -57,13 +57,18 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from _common import KernelProcess, Meter, display_path, git_state, machine_info, percentile, write_docs
+from _common import (
+    KernelProcess,
+    Meter,
+    display_path,
+    git_state,
+    machine_info,
+    percentile,
+    repository_first,
+    write_docs,
+)
 
-# This script is bench/fs.py, so `import fs` would find it rather than the package it measures: take bench/
-# off the import path (_common is imported already) and put the repository first.
-sys.path[:] = [str(Path(__file__).resolve().parents[1])] + [
-    p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent
-]
+repository_first()
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path("/work/shared/data/longmemeval-dev")
@@ -137,6 +142,21 @@ class FsKernel(KernelProcess):
         from aios.client import Client
 
         return Client(self.target, self.admin_token(), timeout=900)
+
+    def launch(self, console: Any) -> Any:
+        """Start the kernel, wait until it is ready and return an admin client."""
+        self.start()
+        with console.status("starting the kernel"):
+            self.wait_ready()
+        console.log(f"kernel ready on {self.target} after {self.ready_s} s (pid {self.pid})")
+        return self.admin()
+
+    def shutdown(self, console: Any, *clients: Any) -> None:
+        """Close the clients, then stop the kernel (SIGTERM) while the part can still report on it."""
+        for c in clients:
+            c.close()
+        with console.status("stopping the kernel"):
+            self.stop()
 
     def agent(self, admin: Any, name: str) -> Any:
         from aios.client import Client
@@ -312,11 +332,7 @@ def run_io(args: argparse.Namespace, console: Any) -> dict[str, Any]:
     kernel = FsKernel(tmp / "kernel-data", tmp)
     workloads: dict[str, Any] = {}
     try:
-        kernel.start()
-        with console.status("starting the kernel"):
-            kernel.wait_ready()
-        console.log(f"kernel ready on {kernel.target} after {kernel.ready_s} s (pid {kernel.pid})")
-        admin = kernel.admin()
+        admin = kernel.launch(console)
         agent = kernel.agent(admin, "bench-fs-io")
         # Uncounted warm-up on every side: first write, first read.
         for side in ("plain", "atomic"):
@@ -338,10 +354,7 @@ def run_io(args: argparse.Namespace, console: Any) -> dict[str, Any]:
                             f"{workloads[kind]['write']['plain']['mean_ms']:.2f} ms (ratio "
                             f"{workloads[kind]['write_cost_ratio']:.1f}); read ratio "
                             f"{workloads[kind]['read_cost_ratio']:.1f}")  # fmt: skip
-        for c in (agent, admin):
-            c.close()
-        with console.status("stopping the kernel"):
-            kernel.stop()
+        kernel.shutdown(console, agent, admin)
     finally:
         kernel.stop()
         shutil.rmtree(tmp, ignore_errors=True)
@@ -536,11 +549,7 @@ def run_quality(args: argparse.Namespace, console: Any) -> dict[str, Any]:
     rows: dict[str, list[dict[str, Any]]] = {"retrieve": [], "keyword": []}
     per_question, retrieve_s = [], []
     try:
-        kernel.start()
-        with console.status("starting the kernel"):
-            kernel.wait_ready()
-        console.log(f"kernel ready on {kernel.target} after {kernel.ready_s} s (pid {kernel.pid})")
-        admin = kernel.admin()
+        admin = kernel.launch(console)
         agents = []
         meter = Meter(kernel.pid)
         with progress_bar(console) as progress, meter():
@@ -574,9 +583,7 @@ def run_quality(args: argparse.Namespace, console: Any) -> dict[str, Any]:
                 })  # fmt: skip
                 progress.advance(task)
                 agent.close()
-        admin.close()
-        with console.status("stopping the kernel"):
-            kernel.stop()
+        kernel.shutdown(console, admin)
     finally:
         kernel.stop()
         shutil.rmtree(tmp, ignore_errors=True)
@@ -645,11 +652,7 @@ def run_latency(args: argparse.Namespace, console: Any) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="aios-bench-fs-latency-"))
     kernel = FsKernel(tmp / "kernel-data", tmp)
     try:
-        kernel.start()
-        with console.status("starting the kernel"):
-            kernel.wait_ready()
-        console.log(f"kernel ready on {kernel.target} after {kernel.ready_s} s (pid {kernel.pid})")
-        admin = kernel.admin()
+        admin = kernel.launch(console)
         agent = kernel.agent(admin, "bench-fs-latency")
         write_s: list[float] = []
         meters = {"write": Meter(kernel.pid), "retrieve": Meter(kernel.pid)}
@@ -677,10 +680,7 @@ def run_latency(args: argparse.Namespace, console: Any) -> dict[str, Any]:
                     hits.append(len(found))
                     progress.advance(task)
         files_seen = len(agent.list_files("/corpus", recursive=True))
-        for c in (agent, admin):
-            c.close()
-        with console.status("stopping the kernel"):
-            kernel.stop()
+        kernel.shutdown(console, agent, admin)
     finally:
         kernel.stop()
         shutil.rmtree(tmp, ignore_errors=True)

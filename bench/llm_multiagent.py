@@ -30,9 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -44,7 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from _common import Meter, display_path, free_port, git_state, percentile, read_text, write_docs
+from _common import KernelProcess, Meter, ServerProcess, display_path, free_port, git_state, percentile, write_docs
 from _common import machine_info as common_machine_info
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,7 +65,6 @@ LLAMA_SERVER_FLAGS = (
     f"--n_threads {N_THREADS} --n_threads_batch {N_THREADS} --n_ctx {N_CTX} --n_batch {N_BATCH} "
     "--interrupt_requests False"
 )
-READY = re.compile(r"aios kernel ready on (\S+)")
 
 # -- the conversations ------------------------------------------------------------------------------
 
@@ -135,69 +132,15 @@ def flood_prompt(worker: int, n: int) -> str:
 # -- the two servers --------------------------------------------------------------------------------
 
 
-class ServerProcess:
-    """A server subprocess with its output in files; stopped with SIGTERM (SIGKILL after a timeout)."""
-
-    def __init__(self, name: str, cmd: list[str], log_dir: Path, env: dict[str, str]) -> None:
-        self.name, self.cmd, self.env = name, cmd, env
-        self.stdout_path = log_dir / f"{name}.stdout"
-        self.stderr_path = log_dir / f"{name}.stderr"
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.exit_code: int | None = None
-        self.target = ""
-
-    def start(self) -> None:
-        with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
-            self.proc = subprocess.Popen(self.cmd, cwd=ROOT, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
-                                         env={**os.environ, **self.env})  # fmt: skip
-
-    @property
-    def pid(self) -> int | None:
-        return self.proc.pid if self.proc else None
-
-    def wait_ready(self, ready: Callable[[], bool], timeout: float = 300.0) -> float:
-        assert self.proc is not None
-        t0 = time.perf_counter()
-        while time.perf_counter() - t0 < timeout:
-            if ready():
-                return time.perf_counter() - t0
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.proc.returncode} before it was ready:\n"
-                                   f"{self.log_tail()}")  # fmt: skip
-            time.sleep(0.2)
-        raise RuntimeError(f"{self.name} was not ready after {timeout:.0f} s:\n{self.log_tail()}")
-
-    def stop(self, timeout: float = 60.0) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            self.exit_code = self.proc.returncode if self.proc else self.exit_code
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.exit_code = self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.exit_code = self.proc.wait()
-
-    def log_tail(self, chars: int = 3000) -> str:
-        return (read_text(self.stdout_path) + read_text(self.stderr_path))[-chars:]
-
-    def log_problems(self) -> list[str]:
-        lines = (read_text(self.stdout_path) + read_text(self.stderr_path)).splitlines()
-        return [line.rstrip() for line in lines if re.search(r"\b(ERROR|CRITICAL|Traceback)\b", line)][:50]
-
-
-def start_kernel(tmp: Path, quantum: int) -> tuple[ServerProcess, Path]:
+def start_kernel(tmp: Path, quantum: int) -> KernelProcess:
     data_dir = tmp / "kernel-data"
     data_dir.mkdir(parents=True)
     (data_dir / "aios.toml").write_text(
         f'[llm]\nn_ctx = {N_CTX}\nn_threads = {N_THREADS}\npolicy = "fair"\nquantum = {quantum}\n'
     )
-    aios = Path(sys.executable).parent / "aios"
-    cmd = [str(aios)] if aios.exists() else [sys.executable, "-m", "aios.cli"]
-    cmd += ["serve", "--data-dir", str(data_dir), "--port", str(free_port())]
-    kernel = ServerProcess("kernel", cmd, tmp, SERVER_ENV | {"AIOS_METRICS_PORT": "-1"})
+    kernel = KernelProcess(data_dir, tmp, SERVER_ENV | {"AIOS_METRICS_PORT": "-1"})
     kernel.start()
-    return kernel, data_dir
+    return kernel
 
 
 def start_llama_server(tmp: Path, model: Path) -> tuple[ServerProcess, str]:
@@ -678,17 +621,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     load: dict[str, list[float]] = {"before": _load()}
     model = default_model_path()
     tmp = Path(tempfile.mkdtemp(prefix="aios-llm-bench-"))
-    kernel, data_dir = start_kernel(tmp, args.quantum)
+    kernel = start_kernel(tmp, args.quantum)
     server, base_url = start_llama_server(tmp, model)
     clients: list[Any] = []
     try:
         with console.status("starting the kernel and llama_cpp.server"):
-
-            def kernel_ready() -> bool:
-                m = READY.search(read_text(kernel.stdout_path))
-                if m:
-                    kernel.target = m.group(1)
-                return bool(m)
 
             def server_ready() -> bool:
                 try:
@@ -696,12 +633,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 except httpx.HTTPError:
                     return False
 
-            kernel_ready_s = kernel.wait_ready(kernel_ready)
-            server_ready_s = server.wait_ready(server_ready)
+            kernel_ready_s = kernel.wait_ready(300)
+            server_ready_s = server.wait_until(server_ready, 300)
         target = kernel.target
         console.log(f"kernel ready on {target} after {kernel_ready_s:.1f} s (pid {kernel.pid}); "
                     f"llama_cpp.server on {base_url} after {server_ready_s:.1f} s (pid {server.pid})")  # fmt: skip
-        admin = Client(target, (data_dir / "admin.token").read_text().strip(), timeout=600)
+        admin = Client(target, kernel.admin_token(), timeout=600)
         clients.append(admin)
         info = admin.model_info()
         machine = machine_info()

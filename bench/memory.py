@@ -54,14 +54,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from _common import KernelProcess, Meter, display_path, git_state, percentile, write_docs
+from _common import KernelProcess, Meter, display_path, git_state, percentile, repository_first, write_docs
 from _common import machine_info as common_machine_info
 
-# This script is bench/memory.py, so `import memory` would find it rather than the package it measures: take
-# bench/ off the import path (_common is imported already) and put the repository first.
-sys.path[:] = [str(Path(__file__).resolve().parents[1])] + [
-    p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent
-]
+repository_first()
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path("/work/shared/data/longmemeval-dev")

@@ -44,12 +44,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from _common import display_path, git_state, machine_info, write_docs
+from _common import display_path, git_state, machine_info, repository_first, write_docs
 
-# bench/ holds memory.py, which would shadow the `memory` package the kernel imports: put the repository first.
-sys.path[:] = [str(Path(__file__).resolve().parents[1])] + [
-    p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent
-]
+repository_first()
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path("/work/shared/data/longmemeval-dev")
