@@ -17,7 +17,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
@@ -174,6 +174,41 @@ def machine_info(packages: dict[str, str], **extra: Any) -> dict[str, Any]:
         **extra,
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
+
+
+SHORT_MAX_CHARS = 400
+PARAGRAPH_MIN_CHARS = 40
+
+
+def short_texts(sessions: Iterable[list[dict[str, Any]]], n: int) -> tuple[list[str], dict[str, Any]]:
+    """`n` distinct short texts from LongMemEval sessions (each a list of turns), in file order: user turns
+    of at most SHORT_MAX_CHARS characters, then, when those run out, assistant-turn paragraphs of
+    PARAGRAPH_MIN_CHARS-SHORT_MAX_CHARS. Returns them and how many of each, with a description."""
+    users: list[str] = []
+    paragraphs: list[str] = []
+    seen: set[str] = set()
+    for turns in sessions:
+        for turn in turns:
+            text = (turn.get("content") or "").strip()
+            if turn["role"] == "user":
+                if text and len(text) <= SHORT_MAX_CHARS and "\x00" not in text and text not in seen:
+                    seen.add(text)
+                    users.append(text)
+            elif len(users) + len(paragraphs) < n:
+                for par in (par.strip() for par in text.split("\n")):
+                    if PARAGRAPH_MIN_CHARS <= len(par) <= SHORT_MAX_CHARS and "\x00" not in par and par not in seen:
+                        seen.add(par)
+                        paragraphs.append(par)
+    texts = (users + paragraphs)[:n]
+    if len(texts) < n:
+        raise SystemExit(f"LongMemEval holds only {len(texts)} short distinct texts; asked for {n}")
+    n_users = min(n, len(users))
+    description = f"distinct LongMemEval user turns of at most {SHORT_MAX_CHARS} characters in file order"
+    if n > n_users:
+        description += (f" ({n_users:,}), then distinct assistant-turn paragraphs of {PARAGRAPH_MIN_CHARS}-"
+                        f"{SHORT_MAX_CHARS} characters ({n - n_users:,})")  # fmt: skip
+    return texts, {"user_turns": n_users, "assistant_paragraphs": n - n_users,
+                   "chars_mean": round(sum(map(len, texts)) / n, 1), "description": description}  # fmt: skip
 
 
 READY = re.compile(r"aios kernel ready on (\S+)")

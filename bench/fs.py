@@ -65,6 +65,7 @@ from _common import (
     machine_info,
     percentile,
     repository_first,
+    short_texts,
     write_docs,
 )
 
@@ -88,8 +89,6 @@ IO_QUICK = {"small_text": (20, 2, 10), "small_binary": (20, 2, 10), "big_binary"
 WARMUP = 5
 LATENCY_FILES = 10_000
 LATENCY_QUERIES = 200
-TEXT_MAX_CHARS = 400
-PARAGRAPH_MIN_CHARS = 40
 QUICK = {"per_type": 2, "files": 1_000, "queries": 30}
 KERNEL_ENV = {
     "TOKENIZERS_PARALLELISM": "false",
@@ -231,45 +230,6 @@ def corpus_text(sessions: dict[str, list[dict[str, Any]]], chars: int) -> str:
         if total >= chars:
             break
     return "\n".join(parts)
-
-
-def short_texts(sessions: dict[str, list[dict[str, Any]]], n: int) -> tuple[list[str], dict[str, Any]]:
-    """`n` distinct short texts: user turns of at most TEXT_MAX_CHARS characters (file order), then assistant
-    paragraphs of PARAGRAPH_MIN_CHARS-TEXT_MAX_CHARS (bench/memory.py's speed texts)."""
-    users: list[str] = []
-    paragraphs: list[str] = []
-    seen: set[str] = set()
-    for turns in sessions.values():
-        for turn in turns:
-            text = (turn.get("content") or "").strip()
-            if turn["role"] == "user":
-                if text and len(text) <= TEXT_MAX_CHARS and "\x00" not in text and text not in seen:
-                    seen.add(text)
-                    users.append(text)
-            elif len(users) + len(paragraphs) < n:
-                for p in (p.strip() for p in text.split("\n")):
-                    if PARAGRAPH_MIN_CHARS <= len(p) <= TEXT_MAX_CHARS and "\x00" not in p and p not in seen:
-                        seen.add(p)
-                        paragraphs.append(p)
-    texts = (users + paragraphs)[:n]
-    if len(texts) < n:
-        raise SystemExit(f"only {len(texts)} short distinct texts; asked for {n}")
-    n_users = min(n, len(users))
-    info = {
-        "files": n,
-        "user_turns": n_users,
-        "assistant_paragraphs": n - n_users,
-        "chars_mean": round(sum(map(len, texts)) / n, 1),
-    }
-    return texts, info | {"description": texts_description(info)}
-
-
-def texts_description(info: dict[str, Any]) -> str:
-    text = f"distinct LongMemEval user turns of at most {TEXT_MAX_CHARS} characters in file order"
-    if info["assistant_paragraphs"]:
-        text += (f" ({info['user_turns']:,}), then distinct assistant-turn paragraphs of {PARAGRAPH_MIN_CHARS}-"
-                 f"{TEXT_MAX_CHARS} characters ({info['assistant_paragraphs']:,})")  # fmt: skip
-    return text
 
 
 # -- 1. io ------------------------------------------------------------------------------------------
@@ -646,7 +606,7 @@ def run_latency(args: argparse.Namespace, console: Any) -> dict[str, Any]:
     n_queries = QUICK["queries"] if args.quick else args.queries
     load = {"before": loadavg()}
     with console.status("reading LongMemEval"):
-        texts, texts_info = short_texts(load_sessions(args.data), n)
+        texts, texts_info = short_texts(load_sessions(args.data).values(), n)
         questions = [q["question"] for q in load_questions(args.data)]
     queries = [questions[i % len(questions)] for i in range(n_queries)]
     tmp = Path(tempfile.mkdtemp(prefix="aios-bench-fs-latency-"))
@@ -910,7 +870,7 @@ def render_section(r: dict[str, Any], json_path: str) -> str:
         lines += [
             f"### Retrieve latency at {lat['files']:,} files",
             "",
-            f"One agent's tree holds {lat['files']:,} files: {texts_description(lat['texts'])} (mean "
+            f"One agent's tree holds {lat['files']:,} files: {lat['texts']['description']} (mean "
             f"{lat['texts']['chars_mean']} characters, one chunk each), written one `write_file` at a time, then "
             f"indexed. Then {lat['queries']} `retrieve(question, k={lat['k']})` one after another "
             f"({lat['distinct_queries']} distinct LongMemEval questions, cycling) after {WARMUP} warm-up queries: "

@@ -54,7 +54,16 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from _common import KernelProcess, Meter, display_path, git_state, percentile, repository_first, write_docs
+from _common import (
+    KernelProcess,
+    Meter,
+    display_path,
+    git_state,
+    percentile,
+    repository_first,
+    short_texts,
+    write_docs,
+)
 from _common import machine_info as common_machine_info
 
 repository_first()
@@ -71,8 +80,6 @@ SEARCH_K = 10
 ADD_BATCH = 250
 MEMORY_BATCH = 1_000  # MemoryService.add takes at most this many notes per call
 ENCODE_BATCH = 64
-SPEED_MAX_CHARS = 400
-PARAGRAPH_MIN_CHARS = 40
 SPEED_QUERIES = 200
 WARMUP_QUERIES = 5
 WARMUP_NOTES = 64
@@ -174,46 +181,10 @@ def pick_quick(questions: list[Question], per_type: int) -> list[Question]:
 
 
 def speed_texts(data: Path, n: int) -> tuple[list[str], dict[str, Any]]:
-    """`n` short realistic texts: distinct user turns of at most SPEED_MAX_CHARS characters in file order,
-    then (when those run out) distinct assistant-turn paragraphs of PARAGRAPH_MIN_CHARS-SPEED_MAX_CHARS."""
-    users: list[str] = []
-    paragraphs: list[str] = []
-    seen: set[str] = set()
+    """`n` short realistic texts (bench/_common.py short_texts), read from the sessions file."""
     with lzma.open(data / "sessions.jsonl.xz", "rt", encoding="utf-8") as f:
-        for session in map(json.loads, f):
-            for turn in session["turns"]:
-                text = turn.get("content") or ""
-                if turn["role"] == "user":
-                    text = text.strip()
-                    if text and len(text) <= SPEED_MAX_CHARS and "\x00" not in text and text not in seen:
-                        seen.add(text)
-                        users.append(text)
-                elif len(users) + len(paragraphs) < n:
-                    for p in (p.strip() for p in text.split("\n")):
-                        if PARAGRAPH_MIN_CHARS <= len(p) <= SPEED_MAX_CHARS and "\x00" not in p and p not in seen:
-                            seen.add(p)
-                            paragraphs.append(p)
-    texts = (users + paragraphs)[:n]
-    if len(texts) < n:
-        raise SystemExit(f"{data} holds only {len(texts)} short distinct texts; asked for {n}")
-    n_users = min(n, len(users))
-    info = {
-        "notes": n,
-        "user_turns": n_users,
-        "assistant_paragraphs": n - n_users,
-        "chars_mean": round(sum(map(len, texts)) / n, 1),
-        "chars_p50": percentile([len(t) for t in texts], 50),
-        "description": (
-            f"distinct LongMemEval user turns of at most {SPEED_MAX_CHARS} characters in file order"
-            + (
-                f" ({n_users:,}), then distinct assistant-turn paragraphs of {PARAGRAPH_MIN_CHARS}-"
-                f"{SPEED_MAX_CHARS} characters ({n - n_users:,})"
-                if n > n_users
-                else ""
-            )
-        ),
-    }
-    return texts, info
+        texts, info = short_texts((json.loads(line)["turns"] for line in f), n)
+    return texts, {"notes": n, **info, "chars_p50": percentile([len(t) for t in texts], 50)}
 
 
 # -- metrics ----------------------------------------------------------------------------------------
