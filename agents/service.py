@@ -1,4 +1,4 @@
-"""Agent identity: registration, bearer tokens (stored as SHA-256 hashes), revocation."""
+"""Agent identity: registration, bearer tokens (stored as SHA-256 hashes), reissue and revocation."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from agents._schema import agents
-from aios.errors import AlreadyExists, InvalidArgument, NotFound, Unauthenticated
+from aios.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, Unauthenticated
 
 __all__ = ["Agent", "AgentService", "Principal"]
 
@@ -50,12 +50,19 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def _new_token() -> str:
+    return f"aios_{secrets.token_urlsafe(32)}"
+
+
 class AgentService:
     def __init__(self, engine: Engine, clock: Callable[[], float] = time.time) -> None:
         self._engine = engine
         self._clock = clock
         # token hash -> principal; tokens are 256-bit random, so a hash lookup is the whole check.
         self._cache: dict[str, Principal] = {}
+        # Bumped whenever a token stops being valid: an authentication that read the database before the
+        # change must not put the old token back into the cache after it.
+        self._generation = 0
         self._lock = threading.Lock()
 
     def ensure_admin_token(self, path: Path) -> str:
@@ -93,7 +100,7 @@ class AgentService:
         if name == ADMIN_NAME:
             raise InvalidArgument(f"agent name {ADMIN_NAME!r} is reserved")
         agent_id = uuid.uuid4().hex
-        token = f"aios_{secrets.token_urlsafe(32)}"
+        token = _new_token()
         now = self._clock()
         with self._engine.begin() as conn:
             if conn.execute(sa.select(agents.c.id).where(agents.c.name == name)).first():
@@ -131,9 +138,29 @@ class AgentService:
         now = self._clock()
         with self._engine.begin() as conn:
             conn.execute(sa.update(agents).where(agents.c.id == agent_id).values(revoked_at=now))
-        with self._lock:
-            self._cache = {h: p for h, p in self._cache.items() if p.agent_id != agent_id}
+        self._forget(agent_id)
         return Agent(agent.id, agent.name, agent.created_at, now)
+
+    def reissue(self, agent_id: str) -> tuple[Agent, str]:
+        """A new token for an active agent; its old token is refused from now on."""
+        agent = self.get(agent_id)
+        if agent.revoked:
+            raise FailedPrecondition(f"agent {agent.name} is revoked: register a new agent instead")
+        token = _new_token()
+        with self._engine.begin() as conn:
+            conn.execute(sa.update(agents).where(agents.c.id == agent_id).values(token_hash=_hash(token)))
+        self._forget(agent_id)
+        return agent, token
+
+    def names(self) -> dict[str, str]:
+        """Agent id -> name for every agent, revoked ones and the admin included."""
+        with self._engine.connect() as conn:
+            return {row.id: row.name for row in conn.execute(sa.select(agents.c.id, agents.c.name))}
+
+    def _forget(self, agent_id: str) -> None:
+        with self._lock:
+            self._generation += 1
+            self._cache = {h: p for h, p in self._cache.items() if p.agent_id != agent_id}
 
     def cached(self, token: str) -> Principal | None:
         """The principal for a token seen before, without touching the database."""
@@ -147,6 +174,8 @@ class AgentService:
         if cached is not None:
             return cached
         digest = _hash(token)
+        with self._lock:
+            generation = self._generation
         with self._engine.connect() as conn:
             row = conn.execute(
                 sa.select(agents).where(agents.c.token_hash == digest, agents.c.revoked_at.is_(None))
@@ -155,7 +184,8 @@ class AgentService:
             raise Unauthenticated("invalid or revoked token")
         principal = Principal(row.id, row.name, row.is_admin)
         with self._lock:
-            self._cache[digest] = principal
+            if self._generation == generation:
+                self._cache[digest] = principal
         return principal
 
     def count(self) -> int:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import signal
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -37,18 +39,60 @@ def main() -> None:
 @click.option("--host", envvar="AIOS_HOST", help="Bind address [env AIOS_HOST; default 127.0.0.1].")
 @click.option("--config", "config_file", envvar="AIOS_CONFIG", type=click.Path(dir_okay=False, path_type=Path),
               help="TOML config file [env AIOS_CONFIG; default <data-dir>/aios.toml].")  # fmt: skip
-@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
-def serve(data_dir: Path | None, port: int | None, host: str | None, config_file: Path | None, verbose: bool):  # type: ignore[no-untyped-def]
-    """Run the kernel until SIGTERM or Ctrl-C."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO, format="%(message)s",
-        handlers=[RichHandler(console=Console(stderr=True), show_path=False)],
-    )  # fmt: skip
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", envvar="AIOS_LOG_FORMAT",
+              show_default=True, help="text: one plain line per record (coloured on a terminal); json: one JSON "
+              "object per line (time, level, logger, message) [env AIOS_LOG_FORMAT].")  # fmt: skip
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging (with the periodic jobs' runs).")
+def serve(data_dir: Path | None, port: int | None, host: str | None, config_file: Path | None, log_format: str,  # type: ignore[no-untyped-def]
+          verbose: bool):  # fmt: skip
+    """Run the kernel until SIGTERM or Ctrl-C (a second Ctrl-C exits at once, status 130).
+
+    While it runs, the kernel writes its address to <data-dir>/kernel.addr, where `aios shell` finds it.
+    """
+    _setup_logging(verbose, log_format)
+    os.umask(0o077)  # what the kernel writes (database, blobs, index, KV spills) is its user's alone
     try:
         config = load_config(config_file, data_dir=data_dir, port=port, host=host)
         asyncio.run(_serve(config))
     except AiosError as exc:
         raise click.ClickException(exc.message) from None
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time (UTC, ISO 8601), level, logger, message (+ exception)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def _setup_logging(verbose: bool, log_format: str) -> None:
+    if log_format == "json":
+        handler: logging.Handler = logging.StreamHandler()
+        handler.setFormatter(JsonFormatter())
+    elif sys.stderr.isatty():
+        handler = RichHandler(console=Console(stderr=True), show_path=False)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+    else:  # a file or a pipe: whole lines, never wrapped to a terminal's width
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    if log_format == "json" or not sys.stderr.isatty():
+        # Model loading draws tqdm progress bars on stderr: noise between log lines, not JSON.
+        os.environ.setdefault("TQDM_DISABLE", "1")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler], force=True)
+    for chatty in ("alembic.runtime.plugins", "apscheduler.scheduler"):  # a line per plugin, per job added
+        logging.getLogger(chatty).setLevel(logging.DEBUG if verbose else logging.WARNING)
+
+
+_EXIT_INTERRUPTED = 130  # the shell convention for "killed by SIGINT"
 
 
 async def _serve(config) -> None:  # type: ignore[no-untyped-def]
@@ -60,8 +104,23 @@ async def _serve(config) -> None:  # type: ignore[no-untyped-def]
     log.info("admin token in %s", config.data_dir / ADMIN_TOKEN_FILE)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    interrupts = 0
+
+    def interrupted(signum: int, frame: object) -> None:
+        # A plain signal handler, not the loop's: it runs even while a step of the shutdown holds the loop.
+        nonlocal interrupts
+        interrupts += 1
+        if interrupts == 1:
+            loop.call_soon_threadsafe(stop.set)
+            log.info("stopping; press Ctrl-C again to exit at once")
+            return
+        log.warning("second interrupt: exiting without draining")
+        for handler in logging.getLogger().handlers:
+            handler.flush()
+        os._exit(_EXIT_INTERRUPTED)
+
+    signal.signal(signal.SIGINT, interrupted)
     print(f"aios kernel ready on {kernel.target}", flush=True)
     await stop.wait()
     log.info("draining in-flight syscalls (grace %.1fs)", config.grace_period_s)
@@ -71,22 +130,36 @@ async def _serve(config) -> None:  # type: ignore[no-untyped-def]
 
 def _client(target: str | None, token: str | None, data_dir: Path | None):  # type: ignore[no-untyped-def]
     from aios.client import Client
-    from aios.kernel import ADMIN_TOKEN_FILE
+    from aios.config import ADDRESS_FILE, ADMIN_TOKEN_FILE
 
+    data_dir = data_dir or Path("aios-data")
     if not token:
-        token_file = (data_dir or Path("aios-data")) / ADMIN_TOKEN_FILE
+        token_file = data_dir / ADMIN_TOKEN_FILE
         if not token_file.exists():
             raise click.ClickException(
-                f"no token: pass --token, set AIOS_TOKEN, or point --data-dir at the kernel's ({token_file} missing)"
+                f"no token: pass --token, set AIOS_ADMIN_TOKEN, or point --data-dir at the kernel's "
+                f"({token_file} missing)"
             )
         token = token_file.read_text().strip()
     if not target:
-        target = f"127.0.0.1:{os.environ.get('AIOS_PORT') or DEFAULT_PORT}"
+        address_file = data_dir / ADDRESS_FILE
+        if address_file.exists():
+            target = address_file.read_text().strip()
+        else:
+            target = f"127.0.0.1:{os.environ.get('AIOS_PORT') or DEFAULT_PORT}"
     return Client(target, token)
 
 
-_TARGET = click.option("--target", envvar="AIOS_TARGET", help="Kernel address host:port [env AIOS_TARGET].")
-_TOKEN = click.option("--token", envvar="AIOS_TOKEN", help="Admin token [env AIOS_TOKEN; default from the data dir].")
+_TARGET = click.option(
+    "--target", envvar="AIOS_TARGET",
+    help="Kernel address host:port [env AIOS_TARGET; default: <data-dir>/kernel.addr of the running kernel, "
+    f"else 127.0.0.1:$AIOS_PORT or {DEFAULT_PORT}].",
+)  # fmt: skip
+_TOKEN = click.option(
+    "--token", envvar="AIOS_ADMIN_TOKEN",
+    help="Admin token [env AIOS_ADMIN_TOKEN; default <data-dir>/admin.token]. AIOS_TOKEN is an agent's token "
+    "(the SDK reads it) and is never used here.",
+)  # fmt: skip
 
 
 @main.command()
@@ -95,7 +168,12 @@ _TOKEN = click.option("--token", envvar="AIOS_TOKEN", help="Admin token [env AIO
 @_TOKEN
 @_DATA_DIR
 def shell(command: str | None, target: str | None, token: str | None, data_dir: Path | None) -> None:
-    """The admin shell: agents, ps, stats, search ... ('help' inside lists them)."""
+    """The admin shell: agents, ps, stats, search ... ('help' inside lists them).
+
+    It needs the admin token (--token, $AIOS_ADMIN_TOKEN or the data dir's admin.token) and finds the kernel
+    through --target, $AIOS_TARGET or the data dir's kernel.addr. Ids may be shortened to a unique prefix;
+    agents may be named.
+    """
     from aios.shell import repl, run_command
 
     console = Console()

@@ -16,6 +16,8 @@ from typing import Any
 from aios.errors import InvalidArgument
 
 __all__ = [
+    "ADDRESS_FILE",
+    "ADMIN_TOKEN_FILE",
     "DEFAULT_PORT",
     "ContextConfig",
     "FsConfig",
@@ -27,6 +29,11 @@ __all__ = [
 ]
 
 DEFAULT_PORT = 50551
+ADMIN_TOKEN_FILE = "admin.token"
+"""In the data dir: the admin token (0600), created at first start."""
+ADDRESS_FILE = "kernel.addr"
+"""In the data dir: host:port a client on this machine dials; written once the kernel serves, removed on a
+clean stop. Here, not in aios.kernel, so the shell finds both without importing the kernel (seconds)."""
 RESOURCES = ("memory", "llm", "fs", "watch", "context", "admin")
 
 
@@ -177,8 +184,16 @@ class KernelConfig:
     """Port of the Prometheus endpoint (GET /metrics) on `host`; 0 picks a free one, -1 turns it off."""
     grace_period_s: float = 10.0
     """On SIGTERM, how long in-flight syscalls may run before they are cancelled."""
-    llm_enrichment: int = 1
-    """1: refine each note's keywords/context/tags with the LLM after the write, at background priority."""
+    llm_enrichment: str = "auto"
+    """on: after the write, the LLM fills the keywords/context/tags a note's author left empty (only with what
+    is grounded in the note) and judges its links, at background priority; off: extractive only; auto: on
+    with `llm.backend = "remote"`, off with the bundled 135M model (its proposals did not improve retrieval:
+    docs/benchmarks.md)."""
+
+    @property
+    def enrichment_on(self) -> bool:
+        return self.llm_enrichment == "on" or (self.llm_enrichment == "auto" and self.llm.backend == "remote")
+
     decay_interval_s: float = 3600.0
     """How often the forgetting-curve job archives faded notes."""
     consolidate_interval_s: float = 86_400.0
@@ -274,10 +289,20 @@ def _build(values: dict[str, Any]) -> KernelConfig:
             kwargs[key] = queues
         else:
             kwargs[key] = _coerce(key, raw, fields[key].type)
+    if "llm_enrichment" in kwargs:
+        kwargs["llm_enrichment"] = _switch("llm_enrichment", kwargs["llm_enrichment"])
     config = KernelConfig(**kwargs)
     if not 0 <= config.port <= 65535:
         raise InvalidArgument(f"port must be 0-65535, got {config.port}")
     return config
+
+
+def _switch(key: str, raw: str) -> str:
+    """on / off / auto; 1 / 0 and true / false are read as on / off."""
+    value = {"1": "on", "true": "on", "0": "off", "false": "off"}.get(raw.lower(), raw.lower())
+    if value not in ("on", "off", "auto"):
+        raise InvalidArgument(f"config {key}: expected on, off or auto, got {raw!r}")
+    return value
 
 
 def _table(raw: Any, where: str) -> dict[str, Any]:

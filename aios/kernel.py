@@ -2,7 +2,10 @@
 
 start(): lock the data dir → SQL + migrations → agents and the admin token → vector index → embedding
 model → memory (+ index repair) → LLM core → context paging → files (+ semantic index) → syscall queues →
-gRPC server. stop() runs the list backwards.
+gRPC server → the address file. stop() runs the list backwards.
+
+What the kernel writes itself (the database and its WAL files, the admin token, the address file, the lock)
+is readable by its user only (0600), and a data directory it creates is 0700.
 """
 
 from __future__ import annotations
@@ -14,9 +17,11 @@ import os
 from pathlib import Path
 from typing import IO
 
+import sqlalchemy as sa
+
 from agents import AgentService
 from aios._db import create_engine, migrate
-from aios.config import KernelConfig
+from aios.config import ADDRESS_FILE, ADMIN_TOKEN_FILE, KernelConfig  # the file names re-exported
 from aios.embeddings import Embedder
 from aios.errors import FailedPrecondition
 from aios.llm import LLMService
@@ -34,11 +39,40 @@ from syscalls.records import SyscallTable
 from syscalls.server import SyscallServer
 from syscalls.servicers import AdminServicer, LLMServicer, MemoryServicer
 
-__all__ = ["Kernel", "ADMIN_TOKEN_FILE"]
+__all__ = ["ADDRESS_FILE", "ADMIN_TOKEN_FILE", "Kernel", "connect_address"]
 
 log = logging.getLogger("aios.kernel")
-ADMIN_TOKEN_FILE = "admin.token"
 _LOCK_FILE = "kernel.lock"
+_PRIVATE = 0o600
+
+
+def connect_address(host: str, port: int) -> str:
+    """The address a local client dials for a server bound to `host` (a wildcard bind means loopback)."""
+    if host in ("", "0.0.0.0"):
+        host = "127.0.0.1"
+    elif host in ("::", "[::]"):
+        host = "[::1]"
+    return f"{host}:{port}"
+
+
+def _open_private(path: Path, flags: int) -> int:
+    """os.open with mode 0600, also for a file that already existed with a wider mode."""
+    fd = os.open(path, flags | os.O_CREAT, _PRIVATE)
+    os.fchmod(fd, _PRIVATE)
+    return fd
+
+
+def _private_sqlite_files(url: str) -> None:
+    """Create the SQLite database file 0600 before SQLite does: its -wal and -shm files copy the mode."""
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return
+    db = Path(parsed.database)  # type: ignore[arg-type]
+    os.close(_open_private(db, os.O_RDONLY))
+    for suffix in ("-wal", "-shm", "-journal"):  # left by an older kernel that created them 0644
+        companion = db.with_name(db.name + suffix)
+        if companion.exists():
+            companion.chmod(_PRIVATE)
 
 
 class DataDirLock:
@@ -49,7 +83,7 @@ class DataDirLock:
         self._file: IO[str] | None = None
 
     def acquire(self) -> None:
-        f = open(self._path, "a+")  # noqa: SIM115 - held for the kernel's lifetime
+        f = os.fdopen(_open_private(self._path, os.O_RDWR | os.O_APPEND), "a+")  # held for the kernel's lifetime
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -64,6 +98,10 @@ class DataDirLock:
         f.write(str(os.getpid()))
         f.flush()
         self._file = f
+
+    @property
+    def held(self) -> bool:
+        return self._file is not None
 
     def release(self) -> None:
         if self._file is not None:
@@ -95,20 +133,44 @@ class Kernel:
 
     async def start(self) -> None:
         cfg = self.config
-        cfg.data_dir.mkdir(parents=True, exist_ok=True)
+        cfg.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._lock.acquire()
         try:
             await asyncio.to_thread(self._open_storage)
             self._start_server()
             assert self._server is not None
             await self._server.start()
+            self._write_address()
         except BaseException:
             await self.stop()
             raise
-        log.info("aios kernel listening on %s (data in %s)", self.target, cfg.data_dir)
+        metrics = f"metrics on port {self.metrics_port}" if self._metrics is not None else "no metrics endpoint"
+        log.info("aios kernel serving gRPC on %s, %s; %s; data in %s", self.target, metrics, self._llm_summary(),
+                 cfg.data_dir.resolve())  # fmt: skip
+
+    def _llm_summary(self) -> str:
+        if not self.llm.available:
+            return f"LLM unavailable ({self.llm.unavailable_reason})"
+        info = self.llm.info()
+        return f"LLM backend {info.backend}, model {info.model}"
+
+    def _write_address(self) -> None:
+        path = self.config.data_dir / ADDRESS_FILE
+        tmp = path.with_name(path.name + ".tmp")  # renamed into place: a reader never sees half an address
+        with os.fdopen(_open_private(tmp, os.O_WRONLY | os.O_TRUNC), "w") as f:
+            f.write(connect_address(self.config.host, self.port) + "\n")
+        tmp.replace(path)
+
+    def _remove_address(self) -> None:
+        path = self.config.data_dir / ADDRESS_FILE
+        # Only while this kernel holds the lock: a kernel that failed to start must not remove the file of
+        # the one that runs.
+        if self._lock.held:
+            path.unlink(missing_ok=True)
 
     def _open_storage(self) -> None:
         cfg = self.config
+        _private_sqlite_files(cfg.sqlalchemy_url)
         self._engine = create_engine(cfg.sqlalchemy_url)
         migrate(self._engine)
         self.agents = AgentService(self._engine)
@@ -126,7 +188,7 @@ class Kernel:
                         report.added, report.removed)  # fmt: skip
         self.repair_report = report
         self.llm.start(self._llm_factory)
-        if self.llm.available and cfg.llm_enrichment:
+        if self.llm.available and cfg.enrichment_on:
             self.memory.start_enrichment(self.llm)
         self.context = ContextService(self._engine, self.memory, self.llm, cfg.context, cfg.limits.max_note_chars)
         self.context.start()
@@ -164,10 +226,12 @@ class Kernel:
                 self.metrics_port = self._metrics.port
 
     def _collect_metrics(self) -> str:
-        return collect(self.table, list(self._queues.values()), self.memory, self.llm, self.files)
+        return collect(self.table, list(self._queues.values()), self.memory, self.llm, self.files,
+                       agent_names=self.agents.names())  # fmt: skip
 
     async def stop(self, grace_s: float | None = None) -> None:
         grace = self.config.grace_period_s if grace_s is None else grace_s
+        self._remove_address()
         if self._metrics is not None:
             self._metrics.stop()
             self._metrics = None

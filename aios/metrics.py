@@ -72,9 +72,18 @@ class MetricsServer:
 
 
 def collect(
-    table: SyscallTable, queues: list[ResourceQueue], memory: MemoryService, llm: LLMService, files: Any = None
+    table: SyscallTable,
+    queues: list[ResourceQueue],
+    memory: MemoryService,
+    llm: LLMService,
+    files: Any = None,
+    agent_names: dict[str, str] | None = None,
 ) -> str:
-    """The kernel's metrics: syscall queues, per-agent syscall figures, notes, files, LLM scheduling."""
+    """The kernel's metrics: syscall queues, per-agent syscall figures, notes, files, LLM scheduling.
+
+    Per-agent series are labelled with the agent's id (stable across renames); `aios_agent_info` maps each
+    id to its name, to join on in a query (`* on (agent) group_left(agent_name) aios_agent_info`).
+    """
     families: list[Any] = [
         ("aios_queue_waiting", "gauge", "Syscalls waiting per resource queue",
          [("aios_queue_waiting", {"resource": q.name}, q.queued) for q in queues]),
@@ -91,6 +100,9 @@ def collect(
             ("aios_syscall_turnaround_ms", "gauge", "Mean turnaround per agent", "mean_turnaround_ms"),
         ]
     ]
+    if agent_names is not None:
+        info = [("aios_agent_info", {"agent": i, "agent_name": n}, 1) for i, n in agent_names.items()]
+        families.append(("aios_agent_info", "gauge", "1 per agent: its id and name", info))
     families.append(("aios_notes", "gauge", "Notes stored", [("aios_notes", {}, memory.count())]))
     if files is not None:
         families += [

@@ -1,41 +1,189 @@
 """The admin shell: `aios shell` (a REPL with history and tab completion) and `aios shell -c "<command>"`.
 
 Each shell command is a click command over the SDK, so the REPL and `-c` share one parser and help.
+A line is split like a POSIX shell's, except that nothing in it is an error: a quote with no closing partner
+is an ordinary character (`chat alice What's up?`), and a free-text argument (the message of `chat`, the
+content of `add`, the query of `search` ...) is taken as typed. Agents are named or given by id, and every id
+may be shortened to a unique prefix (`resolve_prefix`).
 """
 
 from __future__ import annotations
 
-import shlex
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console, Group
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from aios.client import Client
-from aios.errors import AiosError, NotFound
+from aios.client import AgentCredentials, Client
+from aios.errors import AiosError, InvalidArgument, NotFound
 
-__all__ = ["ShellState", "clip", "commands", "pass_state", "reindex_with_progress", "repl", "run_command", "when"]
+__all__ = [
+    "WHOLE_ID",
+    "ShellState",
+    "Word",
+    "clip",
+    "commands",
+    "free_text",
+    "pass_state",
+    "reindex_with_progress",
+    "repl",
+    "resolve_prefix",
+    "run_command",
+    "split_line",
+    "when",
+]
+
+_NOTE_SCAN = 2000
+"""Newest notes of an agent searched for a note id prefix (the kernel's largest graph page)."""
+WHOLE_ID = 32
+"""Characters of a whole note or message id (uuid4 hex); shorter is a prefix."""
+
+
+class Word(str):
+    """One word of a command line, and where it stood in the line (so a free-text argument can be taken raw)."""
+
+    index: int
+    start: int
+    end: int
+
+    def __new__(cls, value: str, index: int, start: int, end: int) -> Word:
+        word = super().__new__(cls, value)
+        word.index, word.start, word.end = index, start, end
+        return word
+
+
+def split_line(line: str) -> list[Word]:
+    """Words as a POSIX shell splits them ('...' literal, "..." with \\ escapes, \\ outside quotes), but never
+    an error: a quote with no closing partner, or a trailing backslash, is an ordinary character."""
+    words: list[Word] = []
+    i, n = 0, len(line)
+    while i < n:
+        if line[i].isspace():
+            i += 1
+            continue
+        start, chars = i, []
+        while i < n and not line[i].isspace():
+            c = line[i]
+            close = _closing_quote(line, i) if c in "'\"" else None
+            if close is not None:
+                body = line[i + 1 : close]
+                chars.append(body if c == "'" else _unescape(body))
+                i = close + 1
+            elif c == "\\" and i + 1 < n:
+                chars.append(line[i + 1])
+                i += 2
+            else:
+                chars.append(c)
+                i += 1
+        words.append(Word("".join(chars), len(words), start, i))
+    return words
+
+
+def _closing_quote(line: str, at: int) -> int | None:
+    quote, i = line[at], at + 1
+    while i < len(line):
+        if quote == '"' and line[i] == "\\":
+            i += 2
+            continue
+        if line[i] == quote:
+            return i
+        i += 1
+    return None
+
+
+def _unescape(body: str) -> str:
+    out, i = [], 0
+    while i < len(body):
+        if body[i] == "\\" and i + 1 < len(body) and body[i + 1] in '"\\$`':
+            i += 1
+        out.append(body[i])
+        i += 1
+    return "".join(out)
+
+
+class _FreeText(click.ParamType):
+    name = "text"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        return value  # keep the Word: ShellState.text needs its place in the line
+
+
+def free_text(name: str, required: bool = True) -> Callable[[Any], Any]:
+    """The last argument of a command, as free text: read it with `state.text(...)`."""
+    return click.argument(name, nargs=-1, required=required, type=_FreeText())
+
+
+def resolve_prefix(kind: str, ref: str, candidates: Mapping[str, str], scope: str = "") -> str:
+    """The id in `candidates` (id -> a label for messages) that is `ref` or the only one starting with it.
+
+    None: NotFound; several: InvalidArgument listing them."""
+    if ref in candidates:
+        return ref
+    matches = sorted(i for i in candidates if ref and i.startswith(ref))
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise NotFound(f"no {kind} {ref!r}{scope}")
+    listed = ", ".join(f"{i[:12]} ({clip(candidates[i], 30)})" for i in matches[:10])
+    more = f" and {len(matches) - 10} more" if len(matches) > 10 else ""
+    raise InvalidArgument(f"{ref!r} is the start of {len(matches)} {kind} ids: {listed}{more}; type more of it")
 
 
 class ShellState:
-    def __init__(self, client: Client, console: Console) -> None:
+    def __init__(self, client: Client, console: Console, line: str | None = None) -> None:
         self.client = client
         self.console = console
+        self._line = line
+        self._names: dict[str, str] | None = None
 
-    def agent_id(self, name_or_id: str) -> str:
-        for agent in self.client.list_agents(include_revoked=True):
-            if name_or_id in (agent.id, agent.name):
-                return agent.id
-        raise NotFound(f"no agent named or with id {name_or_id!r}")
+    def names(self) -> dict[str, str]:
+        """Agent id -> name, revoked agents included (fetched once per command)."""
+        if self._names is None:
+            self._names = {a.id: a.name for a in self.client.list_agents(include_revoked=True)}
+        return self._names
 
-    def as_agent(self, name_or_id: str) -> Client:
+    def forget_names(self) -> None:
+        self._names = None
+
+    def agent_name(self, agent_id: str) -> str:
+        """The agent's name; its short id if the kernel does not know it (e.g. the admin's)."""
+        return self.names().get(agent_id) or agent_id[:12]
+
+    def agent_id(self, ref: str) -> str:
+        """An agent by name, id or unique id prefix."""
+        names = self.names()
+        named = [i for i, name in names.items() if name == ref]
+        return named[0] if named else resolve_prefix("agent", ref, names)
+
+    def as_agent(self, ref: str) -> Client:
         """The admin's client acting in that agent's namespace."""
-        return self.client.as_agent(self.agent_id(name_or_id))
+        return self.client.as_agent(self.agent_id(ref))
+
+    def note_id(self, agent: Client, ref: str) -> str:
+        """A note of `agent` by id or unique id prefix (among its newest notes)."""
+        if len(ref) >= WHOLE_ID:
+            return ref  # a whole id: the kernel checks it, and finds notes shared with the agent too
+        notes, _ = agent.graph(_NOTE_SCAN, include_archived=True)
+        scope = f" among the agent's newest {_NOTE_SCAN} notes (give an older note's whole id)"
+        return resolve_prefix("note", ref, {n.id: n.content for n in notes}, scope)
+
+    def text(self, words: Sequence[str]) -> str:
+        """A free-text argument as typed: the line's own characters from its first word to its last, except
+        that one quoted word is taken without its quotes (`add alice 'some text'` stores `some text`)."""
+        if not words or self._line is None or not all(isinstance(w, Word) for w in words):
+            return " ".join(words)  # given as a list of words (run_command's other form): no line to read
+        first, last = words[0], words[-1]
+        if [w.index for w in words] != list(range(first.index, last.index + 1)):  # type: ignore[attr-defined]
+            return " ".join(words)  # options in between: the words alone
+        raw = self._line[first.start : last.end]  # type: ignore[attr-defined]
+        quoted = len(words) == 1 and len(raw) > 1 and raw[0] in "'\"" and raw[-1] == raw[0]
+        return str(first) if quoted else raw
 
 
 pass_state = click.make_pass_decorator(ShellState)
@@ -48,7 +196,13 @@ def commands() -> None:
 
 @commands.group()
 def agents() -> None:
-    """Register, list and revoke agents."""
+    """Register, list and revoke agents; reissue a lost token."""
+
+
+def _print_credentials(state: ShellState, creds: AgentCredentials) -> None:
+    state.console.print(f"agent [bold]{creds.agent.name}[/] id={creds.agent.id}")
+    state.console.print(f"token: {creds.token}", soft_wrap=True, highlight=False)
+    state.console.print("[dim]store the token now: the kernel keeps only its hash[/]")
 
 
 @agents.command("create")
@@ -56,10 +210,15 @@ def agents() -> None:
 @pass_state
 def agents_create(state: ShellState, name: str) -> None:
     """Register an agent and print its token (shown once)."""
-    creds = state.client.create_agent(name)
-    state.console.print(f"agent [bold]{creds.agent.name}[/] id={creds.agent.id}")
-    state.console.print(f"token: {creds.token}", soft_wrap=True, highlight=False)
-    state.console.print("[dim]store the token now: the kernel keeps only its hash[/]")
+    _print_credentials(state, state.client.create_agent(name))
+
+
+@agents.command("token")
+@click.argument("agent")
+@pass_state
+def agents_token(state: ShellState, agent: str) -> None:
+    """Issue AGENT a new token (shown once); its old token is refused from now on."""
+    _print_credentials(state, state.client.reissue_token(state.agent_id(agent)))
 
 
 @agents.command("list")
@@ -93,7 +252,8 @@ def ps(state: ShellState, agent: str | None, limit: int) -> None:
     for s in state.client.ps(agent_id, limit):
         wait = _ms(s.started_at, s.created_at)
         total = _ms(s.finished_at, s.created_at)
-        table.add_row(str(s.id), s.agent_id[:8], s.kind, str(s.priority), s.status, wait, total, s.error)
+        table.add_row(str(s.id), s.agent_name or s.agent_id[:12], s.kind, str(s.priority), s.status, wait, total,
+                      s.error)  # fmt: skip
     state.console.print(table)
 
 
@@ -112,19 +272,19 @@ def stats(state: ShellState) -> None:
     per_agent = Table("agent", "syscalls", "failed", "mean wait ms", "mean total ms", "p95 total ms",
                       title="per agent")  # fmt: skip
     for a in st.agents:
-        per_agent.add_row(a.agent_id[:8], str(a.syscalls), str(a.failed), f"{a.mean_waiting_ms:.2f}",
+        per_agent.add_row(a.agent_name or a.agent_id[:12], str(a.syscalls), str(a.failed), f"{a.mean_waiting_ms:.2f}",
                           f"{a.mean_turnaround_ms:.2f}", f"{a.p95_turnaround_ms:.2f}")  # fmt: skip
     state.console.print(per_agent)
 
 
 @commands.command()
 @click.argument("agent")
-@click.argument("query", nargs=-1, required=True)
+@free_text("query")
 @click.option("-k", default=5, show_default=True, help="Hits to return.")
 @pass_state
 def search(state: ShellState, agent: str, query: tuple[str, ...], k: int) -> None:
     """Search AGENT's memory (name or id) on its behalf."""
-    hits = state.as_agent(agent).search(" ".join(query), k)
+    hits = state.as_agent(agent).search(state.text(query), k)
     table = Table("score", "id", "signals", "content")
     for hit in hits:
         signals = " ".join(f"{k}={v:.2f}" for k, v in sorted(hit.signals.items()))
@@ -134,11 +294,11 @@ def search(state: ShellState, agent: str, query: tuple[str, ...], k: int) -> Non
 
 @commands.command()
 @click.argument("agent")
-@click.argument("text", nargs=-1, required=True)
+@free_text("text")
 @pass_state
 def add(state: ShellState, agent: str, text: tuple[str, ...]) -> None:
     """Add a note to AGENT's memory on its behalf."""
-    note = state.as_agent(agent).add_note(" ".join(text))
+    note = state.as_agent(agent).add_note(state.text(text))
     state.console.print(f"added {note.id}")
 
 
@@ -199,32 +359,34 @@ def sched(ctx: click.Context, watch: bool) -> None:
         return
     state: ShellState = ctx.find_object(ShellState)  # type: ignore[assignment]
     if not watch:
-        state.console.print(_sched_view(state.client))
+        state.console.print(_sched_view(state))
         return
     from rich.live import Live
 
-    with Live(_sched_view(state.client), console=state.console, refresh_per_second=4) as live:
+    with Live(_sched_view(state), console=state.console, refresh_per_second=4) as live:
         try:
             while True:
                 time.sleep(0.5)
-                live.update(_sched_view(state.client))
+                state.forget_names()  # agents come and go while it watches
+                live.update(_sched_view(state))
         except KeyboardInterrupt:
             pass
 
 
-def _sched_view(client: Client) -> Group:
-    s = client.scheduler()
+def _sched_view(state: ShellState) -> Group:
+    s = state.client.scheduler()
+    name = state.agent_name
     head = (f"policy [bold]{s.policy}[/] · quantum {s.quantum} · {s.tokens_per_s:.1f} tok/s · "
             f"Jain fairness {s.jain_fairness:.3f} (last minute)")  # fmt: skip
     queue = Table("", "request", "agent", "class", "prio", "waited s", title="queue")
     for w in s.running:
-        queue.add_row("▶", str(w.id), w.agent_id[:8], "", "", "")
+        queue.add_row("▶", str(w.id), name(w.agent_id), "", "", "")
     for w in s.waiting:
-        queue.add_row("", str(w.id), w.agent_id[:8], w.job_class, str(w.priority), f"{w.waited_s:.2f}")
+        queue.add_row("", str(w.id), name(w.agent_id), w.job_class, str(w.priority), f"{w.waited_s:.2f}")
     agents = Table("agent", "reqs", "prompt", "gen", "cached", "queue s", "ttft s", "tpot ms", "turnaround s",
                    "preempt", "vtc", "quota/min", title="agents")  # fmt: skip
     for a in s.agents:
-        agents.add_row(a.agent_id[:8], str(a.requests), str(a.prompt_tokens), str(a.completion_tokens),
+        agents.add_row(name(a.agent_id), str(a.requests), str(a.prompt_tokens), str(a.completion_tokens),
                        str(a.cached_tokens), f"{a.mean_queue_s:.2f}", f"{a.mean_ttft_s:.2f}",
                        f"{a.mean_tpot_s * 1e3:.1f}", f"{a.mean_turnaround_s:.2f}", str(a.preemptions),
                        f"{a.virtual_counter:.0f}", str(a.quota_tokens_per_minute or "-"))  # fmt: skip
@@ -272,13 +434,13 @@ def sched_quota(state: ShellState, agent: str, tokens_per_minute: int) -> None:
 
 @commands.command()
 @click.argument("agent")
-@click.argument("text", nargs=-1, required=True)
+@free_text("text")
 @click.option("-n", "max_tokens", default=128, show_default=True, help="Most tokens to generate.")
 @pass_state
 def chat(state: ShellState, agent: str, text: tuple[str, ...], max_tokens: int) -> None:
     """Send one user message to the model as AGENT, streaming the reply."""
     client = state.as_agent(agent)
-    for chunk in client.chat_stream([("user", " ".join(text))], max_tokens=max_tokens):
+    for chunk in client.chat_stream([("user", state.text(text))], max_tokens=max_tokens):
         state.console.print(chunk.delta, end="", highlight=False, markup=False)
         if chunk.timing is not None:
             state.console.print(f"\n[dim]{chunk.finish_reason} · {chunk.usage.completion_tokens} tokens · "
@@ -304,13 +466,20 @@ def _as(state: ShellState, agent: str) -> Client:
     return state.as_agent(agent)
 
 
+def _with_note(state: ShellState, agent: str, note_ref: str) -> tuple[Client, str]:
+    """AGENT's client and the whole id of its note NOTE_REF (an id or a unique prefix)."""
+    client = state.as_agent(agent)
+    return client, state.note_id(client, note_ref)
+
+
 @memory.command("show")
 @click.argument("agent")
 @click.argument("note_id")
 @pass_state
 def memory_show(state: ShellState, agent: str, note_id: str) -> None:
     """One note with its enrichment and forgetting-curve state."""
-    n = _as(state, agent).get_note(note_id)
+    client, note_id = _with_note(state, agent, note_id)
+    n = client.get_note(note_id)
     for key in ("id", "content", "context", "keywords", "tags", "category", "enrichment", "version", "retention",
                 "strength_s", "access_count", "pinned", "archived_at", "shared_with"):  # fmt: skip
         state.console.print(f"[bold]{key}[/]: {getattr(n, key)}", highlight=False)
@@ -323,7 +492,8 @@ def memory_show(state: ShellState, agent: str, note_id: str) -> None:
 def memory_history(state: ShellState, agent: str, note_id: str) -> None:
     """Every version of a note and what caused it."""
     table = Table("v", "when", "cause", "tags", "context")
-    for v in _as(state, agent).history(note_id):
+    client, note_id = _with_note(state, agent, note_id)
+    for v in client.history(note_id):
         table.add_row(str(v.version), when(v.created_at), v.cause, ", ".join(v.tags), clip(v.context, 50))
     state.console.print(table)
 
@@ -335,7 +505,8 @@ def memory_history(state: ShellState, agent: str, note_id: str) -> None:
 @pass_state
 def memory_neighbours(state: ShellState, agent: str, note_id: str, depth: int) -> None:
     """Notes linked to a note, up to DEPTH hops, and the links with their reasons."""
-    notes, links = _as(state, agent).neighbours(note_id, depth)
+    client, note_id = _with_note(state, agent, note_id)
+    notes, links = client.neighbours(note_id, depth)
     state.console.print(_note_table(notes, "neighbours"))
     table = Table("from", "to", "kind", "weight", "reason", title="links")
     for x in links:
@@ -349,7 +520,8 @@ def _flag_command(name: str, doc: str, call: Callable[[Client, str], object]) ->
     @click.argument("note_id")
     @pass_state
     def command(state: ShellState, agent: str, note_id: str) -> None:
-        call(_as(state, agent), note_id)
+        client, note_id = _with_note(state, agent, note_id)
+        call(client, note_id)
         state.console.print(f"{name}: {note_id}")
 
 
@@ -369,7 +541,9 @@ _flag_command("undo", "Undo the evolution a new note caused in its neighbours.",
 @pass_state
 def memory_link(state: ShellState, agent: str, from_id: str, to_id: str, kind: str, reason: str) -> None:
     """Link two notes."""
-    _as(state, agent).link_notes(from_id, to_id, kind, reason)
+    client, from_id = _with_note(state, agent, from_id)
+    to_id = state.note_id(client, to_id)
+    client.link_notes(from_id, to_id, kind, reason)
     state.console.print(f"linked {from_id[:12]} -> {to_id[:12]} ({kind})")
 
 
@@ -432,23 +606,34 @@ def reindex_with_progress(client: Client, agent_id: str | None, console: Console
 
 def run_command(line: str | Iterable[str], client: Client, console: Console) -> bool:
     """Run one shell command; False when it failed. Errors are printed, never raised."""
-    args = shlex.split(line) if isinstance(line, str) else list(line)
+    args: list[str] = split_line(line) if isinstance(line, str) else list(line)  # type: ignore[assignment]
     if not args:
         return True
     if args[0] == "help":
         args = [*args[1:], "--help"]
+    state = ShellState(client, console, line if isinstance(line, str) else None)
     try:
-        commands.main(args, prog_name="", standalone_mode=False, obj=ShellState(client, console))
+        commands.main(args, prog_name="", standalone_mode=False, obj=state)
         return True
     except AiosError as exc:
-        console.print(f"[red]{exc.code.lower()}[/]: {exc.message}", highlight=False)
+        _error(console, exc.message, exc.code.lower())
     except click.exceptions.Exit:
         return True
     except click.ClickException as exc:
-        console.print(f"[red]error[/]: {exc.format_message()}", highlight=False)
+        _error(console, exc.format_message())
     except click.exceptions.Abort:
         pass
+    except OSError as exc:  # a local file a command reads or writes (graph, timeline, fs import/export)
+        _error(console, str(exc))
+    except Exception as exc:  # noqa: BLE001 - a shell command must not end the shell; show what went wrong
+        _error(console, f"{type(exc).__name__}: {exc}")
     return False
+
+
+def _error(console: Console, message: str, label: str = "error") -> None:
+    # The message may quote what was typed: never read it as rich markup.
+    console.print(f"[red]{label}[/]: ", end="", highlight=False)
+    console.print(message, highlight=False, markup=False)
 
 
 def _words(group: click.Group, prefix: str = "") -> list[str]:

@@ -7,7 +7,8 @@ import click
 from rich.table import Table
 from rich.text import Text
 
-from aios.shell import ShellState, clip, commands, pass_state
+from aios.client import Client
+from aios.shell import WHOLE_ID, ShellState, clip, commands, free_text, pass_state, resolve_prefix
 
 __all__ = ["ctx", "token_bar"]
 
@@ -98,7 +99,7 @@ def ctx_events(state: ShellState, agent: str, after_id: int, limit: int) -> None
 @ctx.command("core")
 @click.argument("agent")
 @click.argument("label")
-@click.argument("value", nargs=-1)
+@free_text("value", required=False)
 @click.option("--limit", "limit_tokens", default=0, help="Size limit in tokens (0: keep / default).")
 @click.option("--delete", is_flag=True, help="Delete the block.")
 @pass_state
@@ -107,7 +108,9 @@ def ctx_core(
 ) -> None:
     """Set (or --delete) AGENT's core block LABEL."""
     client = state.as_agent(agent)
-    update = client.delete_core_block(label) if delete else client.set_core_block(label, " ".join(value), limit_tokens)
+    update = (
+        client.delete_core_block(label) if delete else client.set_core_block(label, state.text(value), limit_tokens)
+    )
     state.console.print(f"{'deleted' if delete else 'set'} core block {label}; window at {update.pressure.tokens} "
                         f"tokens ({update.pressure.level})", highlight=False)  # fmt: skip
 
@@ -119,7 +122,8 @@ def ctx_core(
 @pass_state
 def ctx_page_in(state: ShellState, agent: str, item_id: str, pin: bool) -> None:
     """Put an evicted message or a note into AGENT's recalled section."""
-    update = state.as_agent(agent).page_in(item_id, pin)
+    client = state.as_agent(agent)
+    update = client.page_in(_item_id(state, client, item_id), pin)
     state.console.print(f"recalled section: {len(update.recalled)} items", highlight=False)
 
 
@@ -130,7 +134,8 @@ def ctx_page_in(state: ShellState, agent: str, item_id: str, pin: bool) -> None:
 @pass_state
 def ctx_page_out(state: ShellState, agent: str, ids: tuple[str, ...], oldest: int) -> None:
     """Evict messages of AGENT's window to recall storage."""
-    update = state.as_agent(agent).page_out(list(ids), oldest)
+    client = state.as_agent(agent)
+    update = client.page_out([_item_id(state, client, i) for i in ids], oldest)
     state.console.print(f"paged out {len(update.evicted_ids)} messages; window at {update.pressure.tokens} tokens",
                         highlight=False)  # fmt: skip
 
@@ -142,21 +147,34 @@ def ctx_page_out(state: ShellState, agent: str, ids: tuple[str, ...], oldest: in
 @pass_state
 def ctx_pin(state: ShellState, agent: str, item_id: str, off: bool) -> None:
     """Pin a message or recalled item in AGENT's window (or --off)."""
-    state.as_agent(agent).pin_in_context(item_id, not off)
+    client = state.as_agent(agent)
+    item_id = _item_id(state, client, item_id)
+    client.pin_in_context(item_id, not off)
     state.console.print(f"{'unpinned' if off else 'pinned'} {item_id}", highlight=False)
 
 
 @ctx.command("search")
 @click.argument("agent")
-@click.argument("query", nargs=-1, required=True)
+@free_text("query")
 @click.option("-k", default=5, show_default=True)
 @pass_state
 def ctx_search(state: ShellState, agent: str, query: tuple[str, ...], k: int) -> None:
     """Search AGENT's recall storage (paged-out messages)."""
     table = Table("score", "message", "role", "content")
-    for h in state.as_agent(agent).search_recall(" ".join(query), k):
+    for h in state.as_agent(agent).search_recall(state.text(query), k):
         table.add_row(f"{h.score:.4f}", h.message_id[:12], h.role, clip(h.content, 70))
     state.console.print(table)
+
+
+def _item_id(state: ShellState, client: Client, ref: str) -> str:
+    """A message or recalled item of the agent's window, or one of its notes, by id or unique id prefix."""
+    if len(ref) >= WHOLE_ID:
+        return ref
+    c = client.get_context()
+    in_window = {m.id: m.content for m in c.messages} | {item.id: item.content for item in c.recalled}
+    if any(i.startswith(ref) for i in in_window):
+        return resolve_prefix("message", ref, in_window)
+    return state.note_id(client, ref)
 
 
 @ctx.command("swap")

@@ -13,8 +13,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.syntax import Syntax
 from rich.table import Table
 
-from aios.client import TransferProgress
-from aios.shell import ShellState, clip, commands, pass_state, when
+from aios.client import FileChangeRecord, FileVersion, TransferProgress
+from aios.shell import ShellState, clip, commands, free_text, pass_state, when
 
 __all__ = ["fs"]
 
@@ -70,7 +70,7 @@ def fs_cat(state: ShellState, agent: str, path: str, version: int, tree: str) ->
 @fs.command("write")
 @click.argument("agent")
 @click.argument("path")
-@click.argument("text", nargs=-1)
+@free_text("text", required=False)
 @click.option("--from", "source", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Upload this local file instead of TEXT.")  # fmt: skip
 @click.option("-a", "--append", is_flag=True)
@@ -85,7 +85,7 @@ def fs_write(state: ShellState, agent: str, path: str, text: tuple[str, ...], so
         with open(source, "rb") as f:
             info = client.write_file(path, f, tree=tree, append=append, expected_version=expected)
     else:
-        info = client.write_file(path, " ".join(text) + "\n", tree=tree, append=append, expected_version=expected)
+        info = client.write_file(path, state.text(text) + "\n", tree=tree, append=append, expected_version=expected)
     state.console.print(f"{info.path} version {info.version} ({_size(info.size)}, change {info.change_id})")
 
 
@@ -132,12 +132,24 @@ def fs_cp(state: ShellState, agent: str, src: str, dst: str, tree: str) -> None:
 @tree_option
 @pass_state
 def fs_log(state: ShellState, agent: str, path: str, limit: int, tree: str) -> None:
-    """Versions of a file, or of everything under a directory, newest first."""
-    table = Table("change", "at", "op", "path", "version", "size", "detail")
-    for v in state.as_agent(agent).file_history(path, tree=tree, limit=limit):
-        table.add_row(str(v.change_id), when(v.at), v.op, v.path, str(v.version), "" if v.deleted else _size(v.size),
-                      v.detail)  # fmt: skip
+    """A file's versions, or a directory's changes (one row each, with the files it made new versions of),
+    newest first; `fs rollback -c CHANGE` brings the state right after a change back."""
+    rows = state.as_agent(agent).file_history(path, tree=tree, limit=limit)
+    changes = bool(rows) and isinstance(rows[0], FileChangeRecord)
+    table = Table("change", "at", "op", "path", *(("by", "files") if changes else ("version", "size")), "detail")
+    for r in rows:
+        if isinstance(r, FileChangeRecord):
+            table.add_row(str(r.change_id), when(r.at), r.op, r.path, state.agent_name(r.agent_id),
+                          "\n".join(map(_touched, r.files)), r.detail)  # fmt: skip
+        else:
+            table.add_row(str(r.change_id), when(r.at), r.op, r.path, str(r.version),
+                          "" if r.deleted else _size(r.size), r.detail)  # fmt: skip
     state.console.print(table)
+
+
+def _touched(v: FileVersion) -> str:
+    sized = v.sha256 and not v.deleted  # a file's content; a directory has none
+    return f"{v.op} {v.path} v{v.version}" + (f" ({_size(v.size)})" if sized else "")
 
 
 @fs.command("diff")
@@ -166,9 +178,6 @@ def fs_rollback(state: ShellState, agent: str, path: str, version: int | None, c
     """Restore a file or a directory tree; the rollback is itself a change you can roll back."""
     change = state.as_agent(agent).rollback(path, tree=tree, version=version, change_id=change_id,
                                         at=at.timestamp() if at else None)  # fmt: skip
-    if not change.change_id:
-        state.console.print("already in that state: nothing changed")
-        return
     state.console.print(f"change {change.change_id}: restored {len(change.files)} entries")
     for f in change.files:
         state.console.print(f"  {'deleted ' if f.deleted else ''}{f.path} -> version {f.version}")
@@ -176,7 +185,7 @@ def fs_rollback(state: ShellState, agent: str, path: str, version: int | None, c
 
 @fs.command("find")
 @click.argument("agent")
-@click.argument("meaning", nargs=-1, required=True)
+@free_text("meaning")
 @click.option("-k", default=5, show_default=True)
 @click.option("--under", "path_prefix", default="/", help="Only below this directory.")
 @click.option("--glob", default="")
@@ -187,7 +196,7 @@ def fs_rollback(state: ShellState, agent: str, path: str, version: int | None, c
 def fs_find(state: ShellState, agent: str, meaning: tuple[str, ...], k: int, path_prefix: str, glob: str,
             keywords: tuple[str, ...], all_trees: bool, tree: str) -> None:  # fmt: skip
     """Find files by meaning (and words), with their best passage."""
-    hits = state.as_agent(agent).retrieve(" ".join(meaning), k, tree=tree, path_prefix=path_prefix, glob=glob,
+    hits = state.as_agent(agent).retrieve(state.text(meaning), k, tree=tree, path_prefix=path_prefix, glob=glob,
                                       keywords=list(keywords), all_trees=all_trees)  # fmt: skip
     table = Table("score", "tree", "path", "passage")
     for h in hits:
@@ -218,14 +227,17 @@ def fs_summarize(state: ShellState, agent: str, path: str, version: int, tree: s
 @pass_state
 def fs_watch(state: ShellState, agent: str, prefix: str, seconds: float | None, tree: str) -> None:
     """Print change events under PREFIX as they happen (Ctrl-C stops)."""
+    events = state.as_agent(agent).watch(prefix, tree=tree, timeout=seconds)
+    until = f"for {seconds:g} s" if seconds else "until Ctrl-C"
+    state.console.print(f"[dim]watching {prefix} {until}[/]")
     try:
-        for e in state.as_agent(agent).watch(prefix, tree=tree, timeout=seconds):
-            state.console.print(f"{when(e.at)} change {e.change_id} {e.op:8} {e.path} v{e.version} by {e.agent_id}")
+        for e in events:
+            by = state.agent_name(e.agent_id)
+            state.console.print(f"{when(e.at)} change {e.change_id} {e.op:8} {e.path} v{e.version} by {by}")
     except KeyboardInterrupt:
         pass
-    except Exception as exc:  # the deadline of --for ends the stream
-        if getattr(exc, "code", "") != "DEADLINE_EXCEEDED":
-            raise
+    finally:
+        events.close()
 
 
 @fs.command("trees")
@@ -235,7 +247,8 @@ def fs_trees(state: ShellState, agent: str) -> None:
     """Trees the agent owns or was granted."""
     table = Table("tree", "kind", "owner", "access", "grants")
     for t in state.as_agent(agent).list_trees():
-        table.add_row(t.name or "~", t.kind, t.owner_id, t.access, " ".join(f"{a}:{m}" for a, m in t.grants.items()))
+        grants = " ".join(f"{state.agent_name(a)}:{m}" for a, m in t.grants.items())
+        table.add_row(t.name or "~", t.kind, state.agent_name(t.owner_id), t.access, grants)
     state.console.print(table)
 
 

@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+LONGMEMEVAL = ROOT.parent / "shared" / "data" / "longmemeval-dev"
+"""The shared LongMemEval dev subset: `../shared/data/...` relative to the repository."""
 
 
 def repository_first() -> None:
@@ -146,11 +148,8 @@ def write_docs(docs: Path, heading: str, section: str) -> None:
 
 
 def display_path(path: Path) -> str:
-    """`path` relative to the repository when it is inside it."""
-    try:
-        return str(path.resolve().relative_to(ROOT))
-    except ValueError:
-        return str(path)
+    """`path` relative to the repository (results never name a machine's absolute paths)."""
+    return os.path.relpath(path.resolve(), ROOT)
 
 
 def package_version(pkg: str) -> str | None:

@@ -58,6 +58,7 @@ from pathlib import Path
 from typing import Any
 
 from _common import (
+    LONGMEMEVAL,
     KernelProcess,
     Meter,
     display_path,
@@ -72,7 +73,7 @@ from _common import (
 repository_first()
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = Path("/work/shared/data/longmemeval-dev")
+DEFAULT_DATA = LONGMEMEVAL
 DEFAULT_OUT = ROOT / "bench" / "results" / "fs.json"
 DEFAULT_DOCS = ROOT / "docs" / "benchmarks.md"
 SECTION = "## File system (LSFS)"

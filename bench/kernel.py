@@ -37,13 +37,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from _common import KernelProcess, Meter, git_state, percentile
+from _common import LONGMEMEVAL, KernelProcess, Meter, git_state, percentile
 from _common import display_path as _display_path
 from _common import machine_info as common_machine_info
 from _common import write_docs as _write_docs
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = Path("/work/shared/data/longmemeval-dev")
+DEFAULT_DATA = LONGMEMEVAL
 DEFAULT_OUT = ROOT / "bench" / "results" / "kernel.json"
 DEFAULT_DOCS = ROOT / "docs" / "benchmarks.md"
 SECTION = "## Kernel: batch add and search"
@@ -90,7 +90,7 @@ def load_texts(data: Path, n_notes: int, n_queries: int) -> tuple[list[str], lis
         questions = [q for q in (json.loads(line)["question"] for line in f if line.strip()) if q.strip()]
     queries = [questions[i % len(questions)] for i in range(n_queries)]
     info = {
-        "source": str(data),
+        "source": _display_path(data),
         "notes": (
             f"the first {n_notes} distinct non-empty turn contents (user and assistant turns) of "
             f"sessions.jsonl.xz in file order, each cut to {MAX_CHARS} characters; read from the first "

@@ -743,7 +743,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "model": {
                 "name": info.model,
                 "file": model.name,
-                "path": info.path,
+                "path": display_path(Path(info.path)),
                 "file_mb": round(model.stat().st_size / 1e6, 1),
                 "n_ctx": info.n_ctx,
                 "kv_after_run": dict(model_after.kv),

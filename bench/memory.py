@@ -55,6 +55,7 @@ from pathlib import Path
 from typing import Any
 
 from _common import (
+    LONGMEMEVAL,
     KernelProcess,
     Meter,
     display_path,
@@ -69,7 +70,7 @@ from _common import machine_info as common_machine_info
 repository_first()
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = Path("/work/shared/data/longmemeval-dev")
+DEFAULT_DATA = LONGMEMEVAL
 DEFAULT_OUT = ROOT / "bench" / "results" / "memory.json"
 DEFAULT_DOCS = ROOT / "docs" / "benchmarks.md"
 SECTION = "## Memory: retrieval quality and speed"

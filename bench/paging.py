@@ -44,12 +44,12 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from _common import display_path, git_state, machine_info, repository_first, write_docs
+from _common import LONGMEMEVAL, display_path, git_state, machine_info, repository_first, write_docs
 
 repository_first()
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = Path("/work/shared/data/longmemeval-dev")
+DEFAULT_DATA = LONGMEMEVAL
 DEFAULT_OUT = ROOT / "bench" / "results" / "paging.json"
 DEFAULT_DOCS = ROOT / "docs" / "benchmarks.md"
 SECTION = "## Context paging: resume after swap-out, evidence in a 2,048-token window"

@@ -2,10 +2,12 @@
 
 from fs.blobs import Blob, BlobStore
 from fs.models import (
+    ChangeRecord,
     ChangeResult,
     ChunkHit,
     FileEvent,
     FileGroup,
+    FileHistory,
     FileInfo,
     FileVersion,
     PassagePair,
@@ -22,10 +24,12 @@ from fs.transfer import export_tree, import_dir
 __all__ = [
     "Blob",
     "BlobStore",
+    "ChangeRecord",
     "ChangeResult",
     "ChunkHit",
     "FileEvent",
     "FileGroup",
+    "FileHistory",
     "FileInfo",
     "FileService",
     "FileVersion",

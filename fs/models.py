@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["ChangeResult", "ChunkHit", "FileEvent", "FileGroup", "FileInfo", "FileVersion", "PassagePair",
-           "RetrieveFilters", "RetrieveHit", "Summary", "Transfer", "Tree"]  # fmt: skip
+__all__ = ["ChangeRecord", "ChangeResult", "ChunkHit", "FileEvent", "FileGroup", "FileHistory", "FileInfo",
+           "FileVersion", "PassagePair", "RetrieveFilters", "RetrieveHit", "Summary", "Transfer", "Tree"]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,30 @@ class FileVersion:
     agent_id: str
     detail: str
     at: float
+
+
+@dataclass(frozen=True)
+class ChangeRecord:
+    """One change as a directory's history lists it: what was done to which path, and the versions it made
+    below the directory asked about."""
+
+    change_id: int
+    op: str
+    path: str
+    agent_id: str
+    detail: str
+    at: float
+    files: list[FileVersion]
+
+
+@dataclass(frozen=True)
+class FileHistory:
+    """A file's history is its versions (`changes` empty); a directory's is its changes (`versions` empty),
+    one per change however many files it touched, so that `changes[1]` is the change before the latest."""
+
+    is_dir: bool
+    versions: list[FileVersion]
+    changes: list[ChangeRecord]
 
 
 @dataclass(frozen=True)

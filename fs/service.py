@@ -30,9 +30,11 @@ from fs._schema import fs_blobs, fs_changes, fs_files, fs_versions
 from fs.blobs import Blob, BlobStore
 from fs.events import EventBus, Subscription
 from fs.models import (
+    ChangeRecord,
     ChangeResult,
     FileEvent,
     FileGroup,
+    FileHistory,
     FileInfo,
     FileVersion,
     PassagePair,
@@ -329,26 +331,48 @@ class FileService:
 
     # -- history, diff, rollback ---------------------------------------------------------------------
 
-    def history(self, agent_id: str, tree: str, path: str, limit: int = 100) -> list[FileVersion]:
-        """A file's versions, or those of every file under a directory, newest change first."""
+    def history(self, agent_id: str, tree: str, path: str, limit: int = 100) -> FileHistory:
+        """A file's versions, newest first; for a directory, the changes made below it, newest first, one
+        each however many files it touched (so `changes[1]` is the change before the latest)."""
         if not 0 <= limit <= _MAX_HISTORY:
             raise InvalidArgument(f"limit must be 0-{_MAX_HISTORY}")
         ref = self.resolve(agent_id, tree, "read")
         path = paths.normalize(path or "/")
         with self._engine.connect() as conn:
-            ids = sa.select(fs_files.c.id).where(
-                fs_files.c.tree_id == ref.id,
-                sa.or_(fs_files.c.path == path, fs_files.c.path.like(paths.like_prefix(path), escape="\\")),
-            )
-            if path != "/" and self._row(conn, ref.id, path) is None:
+            row = self._row(conn, ref.id, path) if path != "/" else None
+            if path != "/" and row is None:
                 raise NotFound(f"{path} has no history")
-            rows = conn.execute(
-                sa.select(fs_versions)
-                .where(fs_versions.c.file_id.in_(ids))
-                .order_by(fs_versions.c.change_id.desc(), fs_versions.c.path)
+            ids = self._subtree(ref.id, path).with_only_columns(fs_files.c.id)
+            if row is not None and row.kind == "file":
+                versions = conn.execute(
+                    sa.select(fs_versions)
+                    .where(fs_versions.c.file_id.in_(ids))
+                    .order_by(fs_versions.c.change_id.desc(), fs_versions.c.path)
+                    .limit(limit or 100)
+                ).all()
+                return FileHistory(False, [_version(v) for v in versions], [])
+            recent = (
+                sa.select(fs_changes.c.id)
+                .where(fs_changes.c.tree_id == ref.id,
+                       fs_changes.c.id.in_(sa.select(fs_versions.c.change_id).where(fs_versions.c.file_id.in_(ids))))
+                .order_by(fs_changes.c.id.desc())
                 .limit(limit or 100)
+                .subquery()
+            )  # fmt: skip
+            changes = conn.execute(
+                sa.select(fs_changes).join(recent, recent.c.id == fs_changes.c.id).order_by(fs_changes.c.id.desc())
             ).all()
-        return [_version(v) for v in rows]
+            versions = conn.execute(
+                sa.select(fs_versions)
+                .join(recent, recent.c.id == fs_versions.c.change_id)
+                .where(fs_versions.c.file_id.in_(ids))
+                .order_by(fs_versions.c.path)
+            ).all()
+        files: dict[int, list[FileVersion]] = {c.id: [] for c in changes}
+        for v in versions:
+            files[v.change_id].append(_version(v))
+        return FileHistory(True, [], [ChangeRecord(c.id, c.op, c.path, c.agent_id, c.detail, c.at, files[c.id])
+                                      for c in changes])  # fmt: skip
 
     def diff(self, agent_id: str, tree: str, path: str, a: int, b: int = 0, context: int = 3) -> str:
         if a < 1:
@@ -365,9 +389,8 @@ class FileService:
         (va, ta), (vb, tb) = texts
         norm = paths.normalize(path)
         return "".join(
-            difflib.unified_diff(ta.splitlines(keepends=True), tb.splitlines(keepends=True),
-                                 f"{norm}@v{va}", f"{norm}@v{vb}", n=context)
-        )  # fmt: skip
+            difflib.unified_diff(_diff_lines(ta), _diff_lines(tb), f"{norm}@v{va}", f"{norm}@v{vb}", n=context)
+        )
 
     def rollback(
         self, agent_id: str, tree: str, path: str, *, version: int | None = None, change_id: int | None = None,
@@ -382,15 +405,13 @@ class FileService:
         if version is not None:
             if path == "/" or version < 1:
                 raise InvalidArgument("rollback to a version needs a file path and a version >= 1")
-            return self._commit(
-                ref, agent_id, "rollback", path, lambda conn: self._plan_version(conn, ref, path, version)
-            )
+            plan = _changing(lambda conn: self._plan_version(conn, ref, path, version),
+                             f"{path} already has version {version}'s content")  # fmt: skip
+            return self._commit(ref, agent_id, "rollback", path, plan)
         with self._engine.connect() as conn:
             target = self._change_at(conn, ref, change_id, at)
-
-        def plan(conn: Connection) -> list[_Edit]:
-            return self._plan_state(conn, ref, path, target)
-
+        plan = _changing(lambda conn: self._plan_state(conn, ref, path, target),
+                         f"{path} is already as it was right after change {target}")  # fmt: skip
         return self._commit(ref, agent_id, "rollback", path, plan, detail=f"to change {target}")
 
     def _plan_version(self, conn: Connection, ref: TreeRef, path: str, version: int) -> list[_Edit]:
@@ -429,14 +450,10 @@ class FileService:
 
     def state_at(self, conn: Connection, ref: TreeRef, path: str, change_id: int) -> dict[str, sa.Row]:
         """For every file row under `path` (itself included): its version as of `change_id`, if any."""
+        ids = self._subtree(ref.id, path).with_only_columns(fs_files.c.id)
         rows = conn.execute(
             sa.select(fs_versions)
-            .join(fs_files, fs_files.c.id == fs_versions.c.file_id)
-            .where(
-                fs_files.c.tree_id == ref.id,
-                sa.or_(fs_files.c.path == path, fs_files.c.path.like(paths.like_prefix(path), escape="\\")),
-                fs_versions.c.change_id <= change_id,
-            )
+            .where(fs_versions.c.file_id.in_(ids), fs_versions.c.change_id <= change_id)
             .order_by(fs_versions.c.file_id, fs_versions.c.version)
         ).all()
         latest: dict[str, sa.Row] = {}
@@ -446,12 +463,7 @@ class FileService:
 
     def _plan_state(self, conn: Connection, ref: TreeRef, path: str, change_id: int) -> list[_Edit]:
         state = self.state_at(conn, ref, path, change_id)
-        current = conn.execute(
-            sa.select(fs_files).where(
-                fs_files.c.tree_id == ref.id,
-                sa.or_(fs_files.c.path == path, fs_files.c.path.like(paths.like_prefix(path), escape="\\")),
-            )
-        ).all()
+        current = conn.execute(self._subtree(ref.id, path)).all()
         removals, restores = [], []
         detail = f"to change {change_id}"
         for row in current:
@@ -704,6 +716,14 @@ class FileService:
         return row
 
     @staticmethod
+    def _subtree(tree_id: str, path: str) -> sa.Select[Any]:
+        """The row at `path` and those below it."""
+        return sa.select(fs_files).where(
+            fs_files.c.tree_id == tree_id,
+            sa.or_(fs_files.c.path == path, fs_files.c.path.like(paths.like_prefix(path), escape="\\")),
+        )
+
+    @staticmethod
     def _under(tree_id: str, path: str) -> sa.Select[Any]:
         """Rows strictly below `path`."""
         return sa.select(fs_files).where(
@@ -739,6 +759,32 @@ class FileService:
         with self._engine.connect() as conn:
             row = conn.execute(sa.select(fs_files).where(fs_files.c.id == file_id)).first()
         return None if row is None else self._info(ref, row)
+
+
+def _changing(plan: Callable[[Connection], list[_Edit]], state: str) -> Callable[[Connection], list[_Edit]]:
+    """A rollback's plan that refuses to commit an empty change: a rollback that did nothing would look like
+    a success (a caller who picked the wrong target would never know)."""
+
+    def checked(conn: Connection) -> list[_Edit]:
+        edits = plan(conn)
+        if not edits:
+            raise FailedPrecondition(f"{state}: rolling back would change nothing")
+        return edits
+
+    return checked
+
+
+_NO_NEWLINE = "\\ No newline at end of file\n"
+
+
+def _diff_lines(text: str) -> list[str]:
+    """`text` as diff lines, split on "\\n" only (as diff does); a last line without a newline carries
+    diff -u's marker, so it also differs from the same line with one."""
+    *lines, tail = text.split("\n")
+    out = [line + "\n" for line in lines]
+    if tail:
+        out.append(tail + "\n" + _NO_NEWLINE)
+    return out
 
 
 def _version(v: sa.Row) -> FileVersion:

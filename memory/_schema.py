@@ -24,7 +24,10 @@ notes = sa.Table(
     sa.Column("archived_at", sa.Float, nullable=True),
     sa.Column("enrichment", sa.String(16), nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("user_fields", sa.JSON, nullable=False, server_default="[]"),
 )
+"""`user_fields`: the enrichment fields (keywords, context, tags, category) the user set, at creation or by an
+update; a kernel job (enrichment, link judgement, evolution) never rewrites them."""
 
 # PostgreSQL only: the text its generated tsvector column indexes (SQLite uses the notes_fts table).
 search_body = sa.Column("search_body", sa.Text, nullable=False)

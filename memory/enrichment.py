@@ -2,8 +2,10 @@
 
 A note is written with extractive keywords/context/tags and `enrichment = "llm_pending"` when the kernel
 has an LLM. This worker asks the model for JSON matching a schema (grammar-constrained), validates it,
-and applies it as a new version ("enrichment:llm"); a reply that fails validation leaves the extractive
-enrichment and marks the note "llm_failed". Pending notes are picked up again after a restart.
+and hands it to the service, which fills only the fields the user left empty and only with what is grounded
+in the note (memory/grounding.py), as a new version ("enrichment:llm"); a reply that fails validation leaves
+the extractive enrichment and marks the note "llm_failed" ("llm_rejected" when nothing was grounded). Pending
+notes are picked up again after a restart.
 
 A second, optional stage runs after it for every submitted note (enriched or not): the service's link
 judging (memory/linking.py), so all the kernel's after-write LLM work for a note happens in one place.
@@ -15,6 +17,7 @@ import json
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -23,12 +26,23 @@ __all__ = ["ENRICHMENT_SCHEMA", "Enricher", "EnrichmentResult", "parse_enrichmen
 
 log = logging.getLogger("aios.memory.enrichment")
 
+# Bounded strings: without them a small model repeats one keyword until max_tokens cuts the reply off.
 ENRICHMENT_SCHEMA = {
     "type": "object",
     "properties": {
-        "keywords": {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 6},
-        "context": {"type": "string"},
-        "tags": {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 4},
+        "keywords": {
+            "type": "array",
+            "items": {"type": "string", "minLength": 2, "maxLength": 40},
+            "minItems": 1,
+            "maxItems": 6,
+        },
+        "context": {"type": "string", "minLength": 8, "maxLength": 160},
+        "tags": {
+            "type": "array",
+            "items": {"type": "string", "minLength": 2, "maxLength": 24},
+            "minItems": 1,
+            "maxItems": 4,
+        },
     },
     "required": ["keywords", "context", "tags"],
 }
@@ -47,9 +61,10 @@ class EnrichmentResult:
 
 
 def parse_enrichment(text: str) -> EnrichmentResult | None:
-    """The model's JSON, validated and normalised; None when it is unusable."""
+    """The model's JSON, validated and normalised (a part left empty stays unproposed); None when it is
+    unusable. Whether what it proposes may be used is the grounding's call (memory/grounding.py)."""
     try:
-        data = json.loads(text)
+        data = json.loads(text, strict=False)  # a raw newline inside a string is no reason to drop the reply
     except ValueError:
         return None
     if not isinstance(data, dict):
@@ -67,7 +82,9 @@ def parse_enrichment(text: str) -> EnrichmentResult | None:
 
     keywords, tags = clean(data.get("keywords"), 6), [t.replace(" ", "-") for t in clean(data.get("tags"), 4)]
     context = " ".join(str(data.get("context", "")).split())[:300]
-    if not keywords or not tags or len(context) < 3 or "\x00" in context:
+    if "\x00" in context or len(context) < 3:
+        context = ""
+    if not keywords and not tags and not context:
         return None
     return EnrichmentResult(keywords, context, tags)
 
@@ -79,27 +96,34 @@ class _LLM(Protocol):
 
 
 class Enricher:
-    """One worker thread: note ids in, `apply(note_id, result or None)` out."""
+    """Worker threads: note ids in, `apply(note_id, content, result or None)` out. Several notes are in
+    flight at once (each worker its own session), so the local model decodes them in one batch and a remote
+    server gets concurrent requests; a bulk import is not worked through one reply at a time."""
 
     def __init__(self, llm: _LLM, load: Callable[[str], tuple[str, str] | None],
-                 apply: Callable[[str, EnrichmentResult | None], None],
-                 link: Callable[[str], None] | None = None) -> None:  # fmt: skip
+                 apply: Callable[[str, str, EnrichmentResult | None], bool],
+                 link: Callable[[str], None] | None = None, workers: int = 4) -> None:  # fmt: skip
         self._llm = llm
         self._load = load  # note id -> (owner agent id, content), None if gone
-        self._apply = apply
+        self._apply = apply  # (note id, the content asked about, result) -> False: the content changed
         self._link = link  # note id -> None: judge its links (after enrichment)
         self._queue: queue.Queue[tuple[str, bool] | None] = queue.Queue()
         self._outstanding = 0  # submitted and not finished
         self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._run, name="aios-enrichment", daemon=True)
+        self._threads = [threading.Thread(target=self._run, args=(f"enrichment-{i}",), name=f"aios-enrichment-{i}",
+                                          daemon=True) for i in range(workers)]  # fmt: skip
         self.done = 0
 
     def start(self) -> None:
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
 
     def stop(self) -> None:
-        self._queue.put(None)
-        self._thread.join(30)
+        for _ in self._threads:
+            self._queue.put(None)
+        deadline = time.monotonic() + 30
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     def submit(self, note_ids: list[str], enrich: bool = True) -> None:
         """Queue notes: enrichment (when `enrich`) and then the link stage."""
@@ -112,14 +136,16 @@ class Enricher:
         """Notes queued or being worked on."""
         return self._outstanding
 
-    def _run(self) -> None:
+    def _run(self, session: str) -> None:
         from aios.llm import SamplingParams
 
-        params = SamplingParams(max_tokens=160, temperature=0.0, json_schema=json.dumps(ENRICHMENT_SCHEMA))
+        # Greedy decoding loops ("Shelter, Shelter, ...") without a repeat penalty (as in memory/linking.py).
+        params = SamplingParams(max_tokens=200, temperature=0.0, repeat_penalty=1.3,
+                                json_schema=json.dumps(ENRICHMENT_SCHEMA))  # fmt: skip
         while (item := self._queue.get()) is not None:
             note_id, enrich = item
             try:
-                if enrich and not self._enrich(note_id, params):
+                if enrich and not self._enrich(note_id, params, session):
                     continue  # postponed: the note stays pending and both stages run again later
                 if self._link is not None:
                     try:
@@ -130,26 +156,27 @@ class Enricher:
                 with self._lock:
                     self._outstanding -= 1
 
-    def _enrich(self, note_id: str, params: Any) -> bool:
+    def _enrich(self, note_id: str, params: Any, session: str) -> bool:
         """One note's enrichment; False when the model was unavailable (the note stays pending)."""
         from aios.llm import ChatMessage, JobClass
 
-        loaded = self._load(note_id)
-        if loaded is None:
-            return True
-        owner, content = loaded
-        try:
-            reply = self._llm.chat(
-                owner, [ChatMessage("user", _PROMPT.format(content=content[:2000]))], params,
-                job_class=JobClass.BACKGROUND, session="enrichment",
-            )  # fmt: skip
-        except Exception as exc:  # the model is unavailable (e.g. shutting down): stays pending
-            log.info("enrichment of note %s postponed: %s", note_id, exc)
-            return False
-        result = parse_enrichment(reply.text) if reply.finish_reason == "stop" else None
-        try:
-            self._apply(note_id, result)
-        except Exception:
-            log.exception("applying the enrichment of note %s failed", note_id)
-        self.done += 1
+        while (loaded := self._load(note_id)) is not None:
+            owner, content = loaded
+            try:
+                reply = self._llm.chat(
+                    owner, [ChatMessage("user", _PROMPT.format(content=content[:2000]))], params,
+                    job_class=JobClass.BACKGROUND, session=session,
+                )  # fmt: skip
+            except Exception as exc:  # the model is unavailable (e.g. shutting down): stays pending
+                log.info("enrichment of note %s postponed: %s", note_id, exc)
+                return False
+            result = parse_enrichment(reply.text) if reply.finish_reason == "stop" else None
+            try:
+                if not self._apply(note_id, content, result):
+                    continue  # the user edited the content meanwhile: ask about the new text
+            except Exception:
+                log.exception("applying the enrichment of note %s failed", note_id)
+            break
+        with self._lock:
+            self.done += 1
         return True

@@ -21,6 +21,20 @@ __all__ = ["MemoryJobs", "run_consolidation", "run_decay"]
 
 log = logging.getLogger("aios.memory.jobs")
 _SERVICES: dict[str, MemoryService] = {}
+
+
+class _RunsAtDebug(logging.Filter):
+    """apscheduler logs every run of a job at INFO ("Running job ...", "... executed successfully"): with the
+    recall flush every 5 s that is 1,400 lines an hour of nothing. Pass them on as DEBUG records."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.INFO:
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+
+
+logging.getLogger("apscheduler.executors.default").addFilter(_RunsAtDebug())
 DECAY_JOB = "memory.decay"
 CONSOLIDATE_JOB = "memory.consolidate"
 

@@ -65,11 +65,15 @@ class Note:
     pinned: bool = False
     archived_at: float | None = None
     enrichment: str = "extractive"
-    """extractive (no LLM yet), llm (refined by the model), llm_failed."""
+    """extractive (no LLM involved), llm_pending (the model is yet to be asked), llm (grounded proposals of the
+    model were applied), llm_rejected (none of its proposals was grounded in the note), llm_failed (no usable
+    reply)."""
     version: int = 1
     shared_with: list[str] = field(default_factory=list)
     retention: float = 1.0
     """Retention now, on the forgetting curve."""
+    user_fields: list[str] = field(default_factory=list)
+    """Which of keywords, context, tags, category the user set: kernel jobs never rewrite these."""
 
 
 @dataclass(frozen=True)

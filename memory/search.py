@@ -284,6 +284,7 @@ class NoteSearch:
             row.version,
             sorted(shared_with),
             self._retention(row, now),
+            list(row.user_fields),
         )
 
     @staticmethod

@@ -26,13 +26,14 @@ from agents._schema import agents
 from aios import text as extract
 from aios.config import LimitsConfig
 from aios.embeddings import Embedder
-from aios.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from aios.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied, ResourceExhausted
 from aios.lexical import Lexical, body, rrf
 from aios.vectors import VectorIndex
 from memory._schema import note_link_queue, note_links, note_shares, note_versions, notes
 from memory.consolidation import PROFILE, SUMMARY, ConsolidationReport, extractive_summary, group_related, profile_text
 from memory.enrichment import Enricher, EnrichmentResult
 from memory.forgetting import ForgettingConfig
+from memory.grounding import Grounding
 from memory.linking import LLM_REASON_PREFIX, Postponed, judge_links, neighbour_changes, pick_candidates
 from memory.models import (
     Link,
@@ -55,6 +56,10 @@ _REINDEX_BATCH = 256
 # Searches whose lexical rankings run at once (more wait their turn); the memory queue runs 2 syscalls at a time.
 _SEARCH_THREADS = 4
 _MAX_KEY, _MAX_VALUE, _MAX_TAGS, _MAX_TAG = 128, 4096, 32, 64
+_MAX_KEYWORDS = 10  # after grounded model keywords join the extractive ones
+_USER_FIELDS = ("keywords", "context", "tags", "category")
+"""Fields a user may set and a kernel job may otherwise fill or evolve; once the user set one it is theirs."""
+_WRITE_ATTEMPTS = 5
 _LINK_CANDIDATES = 5
 # The LLM sees few candidates (short prompts for a small model), each at least this similar to the note.
 _JUDGE_CANDIDATES, _JUDGE_POOL, _JUDGE_FLOOR = 3, 10, 0.4
@@ -87,6 +92,7 @@ class MemoryService(NoteSearch):
         self._search_pool = ThreadPoolExecutor(_SEARCH_THREADS, thread_name_prefix="aios-memory-search")
         self._enricher: Enricher | None = None
         self._llm: Any = None
+        self._grounding = Grounding(embedder.encode)
 
     def start_enrichment(self, llm: Any) -> None:
         """Refine notes with the kernel's LLM from now on (background priority), resuming pending ones;
@@ -115,24 +121,60 @@ class MemoryService(NoteSearch):
     def enrichment_backlog(self) -> int:
         return self._enricher.pending() if self._enricher else 0
 
+    def enrichment_stats(self) -> dict[str, dict[str, int]]:
+        """The model's proposals offered and accepted since start, by kind (keywords, tags, context, reason)."""
+        return self._grounding.stats.as_dict()
+
     def _enrichment_input(self, note_id: str) -> tuple[str, str] | None:
         with self._engine.connect() as conn:
             row = conn.execute(sa.select(notes.c.agent_id, notes.c.content, notes.c.enrichment)
                                .where(notes.c.id == note_id)).first()  # fmt: skip
         return (row.agent_id, row.content) if row is not None and row.enrichment == "llm_pending" else None
 
-    def _apply_enrichment(self, note_id: str, result: EnrichmentResult | None) -> None:
-        now = self._clock()
-        with self._engine.begin() as conn:
-            row = conn.execute(sa.select(notes).where(notes.c.id == note_id)).first()
+    def _apply_enrichment(self, note_id: str, content: str, result: EnrichmentResult | None) -> bool:
+        """Fill what the user left empty with what the model proposed for `content`, where it is grounded in
+        the note (memory/grounding.py); the rest keeps its extractive enrichment. False when the note changed
+        meanwhile: the caller asks the model again. A write that lands between the read and this one (a user
+        edit, an evolution) makes it start over from the new state, so the user's edit always wins."""
+        for _ in range(_WRITE_ATTEMPTS):
+            with self._engine.connect() as conn:
+                row = conn.execute(sa.select(notes).where(notes.c.id == note_id)).first()
             if row is None or row.enrichment != "llm_pending":
-                return
-            if result is None:
-                conn.execute(sa.update(notes).where(notes.c.id == note_id).values(enrichment="llm_failed"))
-                return
-            changes = {"keywords": result.keywords, "context": result.context, "enrichment": "llm",
-                       "tags": list(dict.fromkeys([*row.tags, *result.tags]))[:_MAX_TAGS]}  # fmt: skip
-            self._write_version(conn, row, changes, "enrichment:llm", now)
+                return True
+            if row.content != content:
+                return False  # proposed for text the user has since replaced
+            changes: dict[str, Any] = {"enrichment": "llm_failed"}
+            if result is not None:
+                accepted = self._grounded_enrichment(row, result, set(row.user_fields))
+                changes = {**accepted, "enrichment": "llm" if accepted else "llm_rejected"}
+            with self._engine.begin() as conn:
+                if len(changes) == 1:  # nothing accepted: only the state changes, no new version
+                    stale = notes.c.version == row.version
+                    if conn.execute(sa.update(notes).where(notes.c.id == note_id, stale).values(**changes)).rowcount:
+                        return True
+                elif self._write_version(conn, row, changes, "enrichment:llm", self._clock()) is not None:
+                    return True
+        log.warning("enrichment of note %s gave up: the note kept changing", note_id)
+        return True
+
+    def _grounded_enrichment(self, row: Any, result: EnrichmentResult, mine: Container[str]) -> dict[str, Any]:
+        """The fields the model may fill: not the user's, and only with grounded proposals."""
+        changes: dict[str, Any] = {}
+        if "keywords" not in mine:
+            keywords = self._grounding.terms("keywords", result.keywords, row.content)
+            if keywords:
+                changes["keywords"] = list(dict.fromkeys([*keywords, *row.keywords]))[:_MAX_KEYWORDS]
+        if "tags" not in mine:
+            tags = [t for t in self._grounding.terms("tags", result.tags, row.content) if t not in row.tags]
+            if tags:
+                changes["tags"] = [*row.tags, *tags][:_MAX_TAGS]
+        if (
+            "context" not in mine
+            and result.context
+            and self._grounding.context(result.context, row.context, row.content)
+        ):
+            changes["context"] = result.context
+        return changes
 
     # -- writes ---------------------------------------------------------------------------------------
 
@@ -170,7 +212,9 @@ class MemoryService(NoteSearch):
         return added
 
     def _new_row(self, agent_id: str, n: NewNote, now: float) -> dict[str, Any]:
-        enrichment = "llm_pending" if self._enricher is not None and n.keywords is None else "extractive"
+        user_fields = [f for f in _USER_FIELDS if getattr(n, f)]
+        left_to_fill = {"keywords", "context", "tags"} - set(user_fields)
+        enrichment = "llm_pending" if self._enricher is not None and left_to_fill else "extractive"
         keywords = n.keywords if n.keywords is not None else extract.keywords_of(n.content)
         return {
             "id": uuid.uuid4().hex,
@@ -192,6 +236,7 @@ class MemoryService(NoteSearch):
             "archived_at": None,
             "enrichment": enrichment,
             "version": 1,
+            "user_fields": user_fields,
         }
 
     @staticmethod
@@ -260,8 +305,11 @@ class MemoryService(NoteSearch):
 
     def _evolve(self, conn: Connection, old: Any, new: dict[str, Any], shared: list[str], now: float,
                 fts: dict[str, str] | None = None) -> dict[str, Any] | None:  # fmt: skip
-        """A new note adds the keywords it shares with a neighbour to the neighbour's tags (a new version);
-        returns the neighbour as updated, if it changed."""
+        """A new note adds the keywords it shares with a neighbour to the neighbour's tags (a new version),
+        unless the user set them; returns the neighbour as updated, if it changed (None also when another
+        write won the neighbour's version: an evolution is a nicety, never retried)."""
+        if "tags" in old.user_fields:
+            return None  # the user's tags are the user's
         tags = list(old.tags)
         added = [k.replace(" ", "-") for k in shared if k.replace(" ", "-") not in tags][: max(0, 8 - len(tags))]
         if added:
@@ -298,8 +346,7 @@ class MemoryService(NoteSearch):
                 for link in provisional:
                     other = conn.execute(sa.select(notes).where(notes.c.id == link.to_id)).first()
                     if other is not None:
-                        shared = [k for k in row.keywords if k in set(other.keywords)]
-                        self._evolve(conn, other, {"id": note_id}, shared, now)
+                        self._evolve(conn, other, {"id": note_id}, self._shared_keywords(row, other), now)
                 return
             conn.execute(sa.delete(note_links).where(mine, note_links.c.reason.like("cosine%")))
             kept = set(conn.execute(sa.select(note_links.c.to_id).where(note_links.c.from_id == note_id)).scalars())
@@ -309,17 +356,43 @@ class MemoryService(NoteSearch):
                 other = conn.execute(sa.select(notes).where(notes.c.id == candidate.id)).first()
                 if other is None or other.id in kept:
                     continue  # gone meanwhile, or the agent linked it already
+                if not self._grounding.reason(j.reason, row.content, other.content):
+                    # A reason citing what neither note says: the model's judgement of this pair is not
+                    # trusted; a similarity link between them stands and the neighbour evolves extractively.
+                    fallback = [dict(p._mapping) for p in provisional if p.to_id == other.id]
+                    if fallback:
+                        conn.execute(sa.insert(note_links), fallback)
+                        self._evolve(conn, other, {"id": note_id}, self._shared_keywords(row, other), now)
+                    continue
                 links.append({"from_id": note_id, "to_id": other.id, "kind": "related",
                               "reason": LLM_REASON_PREFIX + j.reason, "weight": round(similarity, 4),
                               "created_at": now})  # fmt: skip
-                changes = neighbour_changes(list(other.tags), other.context, j)
-                if changes:
-                    self._write_version(conn, other, changes, f"evolution:{note_id}", now)
-                else:
-                    shared = [k for k in row.keywords if k in set(other.keywords)]
-                    self._evolve(conn, other, {"id": note_id}, shared, now)
+                changes = self._grounded_evolution(other, row, j)
+                if not changes or self._write_version(conn, other, changes, f"evolution:{note_id}", now) is None:
+                    self._evolve(conn, other, {"id": note_id}, self._shared_keywords(row, other), now)
             if links:
                 conn.execute(sa.insert(note_links), links)
+
+    @staticmethod
+    def _shared_keywords(row: Any, other: Any) -> list[str]:
+        return [k for k in row.keywords if k in set(other.keywords)]
+
+    def _grounded_evolution(self, other: Any, new: Any, judgement: Any) -> dict[str, Any]:
+        """What the model's judgement may change in a linked neighbour: never a field the user set, tags
+        grounded in the two notes, a context grounded in them and at least as close to the neighbour."""
+        changes = neighbour_changes(list(other.tags), other.context, judgement)
+        if "tags" in changes:
+            added = changes["tags"][len(other.tags) :]
+            grounded = self._grounding.terms("tags", added, other.content, new.content)
+            changes["tags"] = [*other.tags, *grounded]
+            if "tags" in other.user_fields or not grounded:
+                del changes["tags"]
+        if "context" in changes and (
+            "context" in other.user_fields
+            or not self._grounding.context(changes["context"], other.context, other.content, new.content)
+        ):
+            del changes["context"]
+        return changes
 
     def _link_candidates(self, conn: Connection, row: sa.Row) -> list[tuple[sa.Row, float]]:
         """Hybrid search (dense + lexical, fused) over the owner's live notes for the note's own text:
@@ -347,18 +420,21 @@ class MemoryService(NoteSearch):
         cause: str,
         now: float,
         fts: dict[str, str] | None = None,
-    ) -> dict[str, Any]:
-        """`row`: a notes row (or `_RowView`). With `fts`, the new search text is left there for the caller
-        to write in one batch."""
+    ) -> dict[str, Any] | None:
+        """`row`: a notes row (or `_RowView`) as read. The update applies only if the note is still at the
+        version read (compare and set: no write is lost between a read and this one); None when it moved on.
+        With `fts`, the new search text is left there for the caller to write in one batch."""
         current = dict(row._mapping)
         current.pop("search_body", None)
         current.pop("search_tsv", None)
         updated = {**current, **changes, "version": row.version + 1, "updated_at": now}
-        conn.execute(
+        written = conn.execute(
             sa.update(notes)
-            .where(notes.c.id == row.id)
+            .where(notes.c.id == row.id, notes.c.version == row.version)
             .values(**{k: updated[k] for k in (*changes, "version", "updated_at")})
         )
+        if written.rowcount != 1:
+            return None
         conn.execute(sa.insert(note_versions), [self._version_row(updated, cause, now)])
         if fts is not None:
             fts[row.id] = _search_text(updated)
@@ -374,12 +450,20 @@ class MemoryService(NoteSearch):
         if "content" in changes:
             self._check_content(changes["content"], "content")
         self._check_enrichment(changes.get("keywords"), changes.get("tags"), changes.get("importance"))
+        self._check_labels(changes.get("context"), changes.get("category"))
         now = self._clock()
-        with self._engine.begin() as conn:
-            row = self._own_row(conn, agent_id, note_id)
-            if change.expected_version is not None and row.version != change.expected_version:
-                raise FailedPrecondition(f"note {note_id} is at version {row.version}, not {change.expected_version}")
-            self._write_version(conn, row, changes, "update", now)
+        for _ in range(_WRITE_ATTEMPTS):
+            with self._engine.begin() as conn:
+                row = self._own_row(conn, agent_id, note_id)
+                if change.expected_version is not None and row.version != change.expected_version:
+                    raise FailedPrecondition(
+                        f"note {note_id} is at version {row.version}, not {change.expected_version}"
+                    )
+                mine = [*row.user_fields, *(f for f in _USER_FIELDS if f in changes and f not in row.user_fields)]
+                if self._write_version(conn, row, {**changes, "user_fields": mine}, "update", now) is not None:
+                    break
+        else:
+            raise ResourceExhausted(f"note {note_id} is being changed by other writers; try again")
         if "content" in changes:
             self._vectors.upsert(_collection(agent_id), [note_id], self._embedder.encode([changes["content"]]))
         return self.get(agent_id, note_id)
@@ -775,6 +859,8 @@ class MemoryService(NoteSearch):
             return
         if agent_id in targets:
             raise InvalidArgument("a note cannot be shared with its owner")
+        for target in targets:  # PostgreSQL refuses a NUL in a query parameter
+            self._check_text(target, "an agent id to share with")
         known = set(conn.execute(sa.select(agents.c.id).where(agents.c.id.in_(targets), ~agents.c.is_admin)).scalars())
         if targets - known:
             raise NotFound(f"no agent {sorted(targets - known)[0]!r} to share with")
@@ -797,9 +883,14 @@ class MemoryService(NoteSearch):
                     )
                 self._check_text(key + value, f"{where} metadata {key[:40]!r}")
             self._check_enrichment(note.keywords, note.tags, note.importance)
-            self._check_text(note.context or "", f"{where} context")
-            if len(note.category) > 64:
+            self._check_labels(note.context, note.category, where)
+
+    def _check_labels(self, context: str | None, category: str | None, where: str = "note") -> None:
+        self._check_text(context or "", f"{where} context")
+        if category is not None:
+            if len(category) > 64:
                 raise InvalidArgument(f"{where}: category is at most 64 characters")
+            self._check_text(category, f"{where} category")
 
     def _check_content(self, content: str, what: str) -> None:
         if not content.strip():

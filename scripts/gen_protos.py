@@ -21,13 +21,13 @@ IMPORT_FIX_PYI = (re.compile(r"^import aios\.v1\.(\w+)", re.M), r"import aios._p
 
 def main() -> int:
     protos = sorted(str(p.relative_to(SRC)) for p in SRC.rglob("*.proto"))
+    mypy_grpc = shutil.which("protoc-gen-mypy_grpc", path=str(Path(sys.executable).parent))
+    if mypy_grpc is None:  # checked before anything is removed: a failed run leaves the stubs as they were
+        print("protoc-gen-mypy_grpc not found: pip install -e '.[protos]'", file=sys.stderr)
+        return 1
     if OUT.exists():
         shutil.rmtree(OUT)
     OUT.mkdir(parents=True)
-    mypy_grpc = shutil.which("protoc-gen-mypy_grpc", path=str(Path(sys.executable).parent))
-    if mypy_grpc is None:
-        print("protoc-gen-mypy_grpc not found: pip install -e '.[protos]'", file=sys.stderr)
-        return 1
     cmd = [
         sys.executable, "-m", "grpc_tools.protoc", f"-I{SRC}",
         f"--python_out={OUT}", f"--pyi_out={OUT}", f"--grpc_python_out={OUT}",

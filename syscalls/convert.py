@@ -12,6 +12,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from agents import Agent
 from aios._proto.aios.v1 import admin_pb2, llm_pb2, memory_pb2
+from aios.errors import InvalidArgument
 from aios.llm import ChatMessage, Completion, ModelInfo, RunEvent, SamplingParams, SchedulerState
 from memory import Link, MemoryStats, NewNote, Note, NoteUpdate, NoteVersion, SearchFilters, SearchHit
 from syscalls.records import AgentMetrics, SyscallRecord, SyscallStatus
@@ -95,8 +96,17 @@ def to_proto_agent_metrics(m: AgentMetrics) -> admin_pb2.AgentSyscallStats:
     )
 
 
+# The range a Timestamp may hold (0001-01-01 to 9999-12-31): beyond it the reply could not carry the time back.
+_MIN_SECONDS, _MAX_SECONDS = -62_135_596_800, 253_402_300_799
+
+
 def from_timestamp(msg: Any, field: str) -> float | None:
-    return getattr(msg, field).ToNanoseconds() / 1e9 if msg.HasField(field) else None
+    if not msg.HasField(field):
+        return None
+    ts = getattr(msg, field)
+    if not (_MIN_SECONDS <= ts.seconds <= _MAX_SECONDS and 0 <= ts.nanos < 1_000_000_000):
+        raise InvalidArgument(f"{field} is not a valid timestamp (years 1-9999, nanos 0-999999999)")
+    return ts.ToNanoseconds() / 1e9
 
 
 def from_proto_new_note(msg: memory_pb2.NewNote) -> NewNote:
@@ -161,6 +171,7 @@ def to_proto_note(note: Note) -> memory_pb2.Note:
         version=note.version,
         shared_with=note.shared_with,
         retention=note.retention,
+        user_fields=note.user_fields,
     )
 
 

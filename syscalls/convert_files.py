@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from aios._proto.aios.v1 import files_pb2
 from fs import (
+    ChangeRecord,
     ChangeResult,
     ChunkHit,
     FileEvent,
     FileGroup,
+    FileHistory,
     FileInfo,
     FileVersion,
     PassagePair,
@@ -18,8 +20,9 @@ from fs import (
 )
 from syscalls.convert import to_timestamp
 
-__all__ = ["to_proto_change", "to_proto_event", "to_proto_file", "to_proto_group", "to_proto_hit",
-           "to_proto_pair", "to_proto_summary", "to_proto_transfer", "to_proto_tree", "to_proto_version"]  # fmt: skip
+__all__ = ["to_proto_change", "to_proto_event", "to_proto_file", "to_proto_group", "to_proto_history", "to_proto_hit",
+           "to_proto_pair", "to_proto_subscribed", "to_proto_summary", "to_proto_transfer", "to_proto_tree",
+           "to_proto_version"]  # fmt: skip
 
 
 def to_proto_file(f: FileInfo) -> files_pb2.FileInfo:
@@ -39,6 +42,21 @@ def to_proto_version(v: FileVersion) -> files_pb2.FileVersion:
         path=v.path, version=v.version, change_id=v.change_id, op=v.op, size=v.size, sha256=v.sha256,
         deleted=v.deleted, agent_id=v.agent_id, detail=v.detail, at=to_timestamp(v.at),
     )  # fmt: skip
+
+
+def _record(c: ChangeRecord) -> files_pb2.ChangeRecord:
+    return files_pb2.ChangeRecord(
+        change_id=c.change_id, op=c.op, path=c.path, agent_id=c.agent_id, detail=c.detail, at=to_timestamp(c.at),
+        files=[to_proto_version(v) for v in c.files],
+    )  # fmt: skip
+
+
+def to_proto_history(h: FileHistory) -> files_pb2.FileHistoryResponse:
+    # `versions` is also filled for a directory (every version its changes made): what clients that predate
+    # `changes` read.
+    versions = h.versions or [v for c in h.changes for v in c.files]
+    return files_pb2.FileHistoryResponse(versions=[to_proto_version(v) for v in versions],
+                                         changes=[_record(c) for c in h.changes], is_dir=h.is_dir)  # fmt: skip
 
 
 def _chunk(c: ChunkHit) -> files_pb2.ChunkHit:
@@ -64,6 +82,11 @@ def to_proto_pair(p: PassagePair) -> files_pb2.PassagePair:
 def to_proto_event(e: FileEvent, tree: str) -> files_pb2.FileEvent:
     return files_pb2.FileEvent(change_id=e.change_id, op=e.op, tree=tree, path=e.path, version=e.version,
                                agent_id=e.agent_id, at=to_timestamp(e.at))  # fmt: skip
+
+
+def to_proto_subscribed(tree: str, prefix: str, at: float) -> files_pb2.FileEvent:
+    """The first message of a Watch stream: from here on, every change under `prefix` is delivered."""
+    return files_pb2.FileEvent(op="subscribed", tree=tree, path=prefix, at=to_timestamp(at))
 
 
 def to_proto_tree(t: Tree) -> files_pb2.Tree:

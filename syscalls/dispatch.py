@@ -2,6 +2,7 @@
 
 Servicer methods are plain functions `(self, request, caller) -> response`, decorated with `unary` or
 `server_stream`; the decorator runs them on their resource's queue and owns every gRPC status.
+`RequestDecoding`, installed once on the server, answers a request that does not decode before any of that.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import functools
+import inspect
 import logging
 import queue as queue_mod
 import threading
@@ -30,7 +32,7 @@ from aios.errors import (
 from syscalls.queues import Job, ResourceQueue
 from syscalls.records import SyscallTable
 
-__all__ = ["Access", "Caller", "SyscallRuntime", "client_stream", "server_stream", "unary"]
+__all__ = ["Access", "Caller", "RequestDecoding", "SyscallRuntime", "client_stream", "server_stream", "unary"]
 
 log = logging.getLogger("aios.syscalls")
 
@@ -102,6 +104,8 @@ def _priority(raw: str | None) -> int:
 
 
 async def _abort(context: grpc.aio.ServicerContext, kind: str, exc: Exception) -> None:
+    if context.done():  # already answered: a streamed request message that did not decode (RequestDecoding)
+        return
     if isinstance(exc, AiosError):
         await context.abort(grpc.StatusCode[exc.code], exc.message)
     log.exception("syscall %s failed with a bug", kind, exc_info=exc)
@@ -130,6 +134,7 @@ def server_stream(kind: str, resource: str, access: Access = Access.AGENT) -> Ca
         @functools.wraps(fn)
         async def handler(self: Any, request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             task: asyncio.Future[Any] | None = None
+            getter: asyncio.Future[Any] | None = None
             try:
                 principal, record, queue = await self.runtime.admit(context, kind, resource, access)
                 loop = asyncio.get_running_loop()
@@ -153,8 +158,10 @@ def server_stream(kind: str, resource: str, access: Access = Access.AGENT) -> Ca
             except Exception as exc:
                 await _abort(context, kind, exc)
             finally:
-                if task is not None and not task.done():
-                    task.cancel()
+                # A cancelled call (client gone, deadline) leaves both pending: neither may outlive it.
+                for pending in (getter, task):
+                    if pending is not None and not pending.done():
+                        pending.cancel()
 
         return handler
 
@@ -219,3 +226,110 @@ def client_stream(kind: str, resource: str, access: Access = Access.AGENT) -> Ca
         return handler
 
     return decorate
+
+
+# -- requests that do not decode -------------------------------------------------------------------------------
+
+
+class _Undecodable:
+    """What a request message that does not decode (random bytes, invalid UTF-8 in a string) becomes, so the
+    handler can refuse it: a deserializer that raises makes gRPC answer UNKNOWN and log a traceback."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+
+def _tolerant(deserialize: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
+    def decode(data: bytes) -> Any:
+        try:
+            return deserialize(data)
+        except Exception as exc:  # whatever a decoder raises, the bytes came from the client
+            return _Undecodable(exc)
+
+    return decode
+
+
+async def _refuse_undecodable(context: grpc.aio.ServicerContext, message: Any) -> None:
+    if isinstance(message, _Undecodable):
+        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"the request does not decode: {message.error}")
+
+
+def _refuse_undecodable_on_thread(context: grpc.ServicerContext, message: Any) -> Any:
+    if isinstance(message, _Undecodable):
+        context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"the request does not decode: {message.error}")
+    return message
+
+
+async def _decoded_stream(messages: AsyncIterator[Any], context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+    async for message in messages:
+        await _refuse_undecodable(context, message)
+        yield message
+
+
+def _refusing_undecodable(behavior: Callable[..., Any], request_streaming: bool) -> Callable[..., Any]:
+    """`behavior` behind a check that its request decoded, of the same kind (grpc.aio calls a coroutine, an
+    async generator and a plain function differently); a request stream is checked message by message as the
+    handler reads it."""
+    if not (inspect.iscoroutinefunction(behavior) or inspect.isasyncgenfunction(behavior)):
+
+        def on_thread(request: Any, context: grpc.ServicerContext) -> Any:  # grpc runs it on a thread pool
+            if request_streaming:
+                request = (_refuse_undecodable_on_thread(context, message) for message in request)
+            return behavior(_refuse_undecodable_on_thread(context, request), context)
+
+        return on_thread
+
+    async def decoded(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        if request_streaming:
+            return _decoded_stream(request, context)
+        await _refuse_undecodable(context, request)
+        return request
+
+    if inspect.isasyncgenfunction(behavior):
+
+        async def stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            async for response in behavior(await decoded(request, context), context):
+                yield response
+
+        return stream
+
+    async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        return await behavior(await decoded(request, context), context)
+
+    return call
+
+
+_HANDLER_KINDS = {
+    (False, False): ("unary_unary", grpc.unary_unary_rpc_method_handler),
+    (False, True): ("unary_stream", grpc.unary_stream_rpc_method_handler),
+    (True, False): ("stream_unary", grpc.stream_unary_rpc_method_handler),
+    (True, True): ("stream_stream", grpc.stream_stream_rpc_method_handler),
+}
+
+
+class RequestDecoding(grpc.aio.ServerInterceptor):
+    """Every RPC of the server (ours, health, reflection) answers INVALID_ARGUMENT to a request message that
+    does not decode, instead of gRPC's UNKNOWN with a traceback in the log."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[Any, Any] = {}  # the server's handler -> its decoding twin, built once per method
+
+    async def intercept_service(self, continuation: Callable[..., Any], details: grpc.HandlerCallDetails) -> Any:
+        handler = await continuation(details)
+        if handler is None or handler.request_deserializer is None:
+            return handler
+        twin = self._handlers.get(handler)
+        if twin is None:
+            twin = self._handlers[handler] = self._decoding(handler)
+        return twin
+
+    @staticmethod
+    def _decoding(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+        kind, make = _HANDLER_KINDS[handler.request_streaming, handler.response_streaming]
+        return make(
+            _refusing_undecodable(getattr(handler, kind), handler.request_streaming),
+            request_deserializer=_tolerant(handler.request_deserializer),
+            response_serializer=handler.response_serializer,
+        )

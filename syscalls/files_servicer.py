@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -107,8 +108,8 @@ class FileServicer(files_pb2_grpc.FileServiceServicer):
 
     @unary("fs.history", "fs")
     def History(self, request: files_pb2.FileHistoryRequest, caller: Caller) -> Any:
-        versions = self._fs.history(caller.agent_id, request.tree, request.path or "/", request.limit)
-        return files_pb2.FileHistoryResponse(versions=[convert.to_proto_version(v) for v in versions])
+        return convert.to_proto_history(self._fs.history(caller.agent_id, request.tree, request.path or "/",
+                                                         request.limit))  # fmt: skip
 
     @unary("fs.diff", "fs")
     def Diff(self, request: files_pb2.DiffRequest, caller: Caller) -> files_pb2.DiffResponse:
@@ -156,6 +157,8 @@ class FileServicer(files_pb2_grpc.FileServiceServicer):
     def Watch(self, request: files_pb2.WatchRequest, caller: Caller, emit: Callable[[Any], None]) -> None:
         _, subscription = self._fs.watch(caller.agent_id, request.tree, request.path_prefix)
         try:
+            # Tells the caller the subscription is in place, so it can act knowing it will see what follows.
+            emit(convert.to_proto_subscribed(request.tree, subscription.prefix, time.time()))
             while not caller.job.stopped():
                 event = subscription.get(_WATCH_POLL_S)
                 if event is not None:

@@ -11,6 +11,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from aios.errors import Unavailable
+from syscalls.dispatch import RequestDecoding
 
 __all__ = ["SyscallServer"]
 
@@ -27,10 +28,14 @@ def _service_of(servicer: Any) -> tuple[Any, str]:
 class SyscallServer:
     def __init__(self, servicers: Sequence[Any], host: str, port: int, max_message_bytes: int) -> None:
         self._server = grpc.aio.server(
+            interceptors=[RequestDecoding()],
             options=[
                 ("grpc.max_receive_message_length", max_message_bytes),
                 ("grpc.max_send_message_length", max_message_bytes),
-            ]
+                # gRPC sets SO_REUSEPORT by default: a second kernel on the same port would bind without an error
+                # and the OS would split connections between the two.
+                ("grpc.so_reuseport", 0),
+            ],
         )
         names = []
         for servicer in servicers:
@@ -42,12 +47,13 @@ class SyscallServer:
         names += [health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME]
         self.service_names = names
         reflection.enable_server_reflection(names, self._server)
+        busy = f"cannot listen on {host}:{port}: the port is in use (another aios kernel?) or the address is not local"
         try:
             self.port = self._server.add_insecure_port(f"{host}:{port}")
-        except RuntimeError as exc:
-            raise Unavailable(f"cannot listen on {host}:{port}: {exc}") from exc
+        except RuntimeError:
+            raise Unavailable(busy) from None
         if self.port == 0:
-            raise Unavailable(f"cannot listen on {host}:{port}: address in use?")
+            raise Unavailable(busy)
 
     async def start(self) -> None:
         await self._server.start()

@@ -59,12 +59,20 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         _require(request.agent_id, "agent_id")
         return convert.to_proto_agent(self._agents.revoke(request.agent_id))
 
+    @unary("admin.reissue_token", "admin", Access.ADMIN)
+    def ReissueToken(self, request: admin_pb2.ReissueTokenRequest, caller: Caller) -> Any:
+        _require(request.agent_id, "agent_id")
+        agent, token = self._agents.reissue(request.agent_id)
+        return admin_pb2.ReissueTokenResponse(agent=convert.to_proto_agent(agent), token=token)
+
     @unary("admin.ps", "admin", Access.ADMIN)
     def ListSyscalls(self, request: admin_pb2.ListSyscallsRequest, caller: Caller) -> Any:
         if request.limit > _MAX_PS:
             raise InvalidArgument(f"limit must be at most {_MAX_PS}")
         records = self.runtime.table.recent(request.agent_id or None, request.limit or 50)
-        return admin_pb2.ListSyscallsResponse(syscalls=[convert.to_proto_syscall(r) for r in records])
+        syscalls = [convert.to_proto_syscall(r) for r in records]
+        _name_agents(syscalls, self._agents.names())
+        return admin_pb2.ListSyscallsResponse(syscalls=syscalls)
 
     @unary("admin.stats", "admin", Access.ADMIN)
     def GetStats(self, request: admin_pb2.GetStatsRequest, caller: Caller) -> admin_pb2.KernelStats:
@@ -74,9 +82,11 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
             )
             for q in self.runtime.queues.values()
         ]
+        per_agent = [convert.to_proto_agent_metrics(m) for m in self.runtime.table.metrics()]
+        _name_agents(per_agent, self._agents.names())
         return admin_pb2.KernelStats(
             queues=queues,
-            agents=[convert.to_proto_agent_metrics(m) for m in self.runtime.table.metrics()],
+            agents=per_agent,
             notes=self._memory.count(),
             agents_registered=self._agents.count(),
             uptime_s=time.time() - self._started,
@@ -284,6 +294,12 @@ class LLMServicer(llm_pb2_grpc.LLMServiceServicer):
             raise InvalidArgument("last_s must not be negative")
         events = self._llm.events(request.last_s)
         return llm_pb2.SchedulerEvents(events=[convert.to_proto_run_event(e) for e in events])
+
+
+def _name_agents(messages: list[Any], names: dict[str, str]) -> None:
+    """Fill each message's agent_name from its agent_id (left empty for an id no longer known)."""
+    for message in messages:
+        message.agent_name = names.get(message.agent_id, "")
 
 
 def _require(value: str, name: str) -> None:

@@ -5,6 +5,7 @@ Token i of a reply is `base + i`; text is one character per token. `eos_after` e
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -37,6 +38,8 @@ class FakeBackend:
         self.contexts: dict[str, list[int]] = {}  # resident sessions, least recently used first
         self.log: list[tuple[str, int]] = []  # (session, tokens generated so far) per sampled token
         self.passes: list[list[str]] = []  # the sessions of each forward pass that fed tokens
+        self.gate = threading.Event()  # cleared: the first prefill waits (a test queues requests meanwhile)
+        self.gate.set()
 
     def tokenize(self, text: str, special: bool = True) -> list[int]:
         return [ord(c) for c in text]
@@ -54,6 +57,7 @@ class FakeBackend:
         return {"n": 0}
 
     def prepare(self, session: str, tokens: list[int], pinned: Collection[str] = ()) -> _Stats:
+        assert self.gate.wait(30)
         current = self.contexts.pop(session, None)
         switched = current is None
         if switched and len(self.contexts) >= self.max_batch:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
 import stat
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import chromadb
@@ -29,10 +32,11 @@ class Daemon:
         self.target = f"127.0.0.1:{port}"
         self.proc: subprocess.Popen[str] | None = None
 
-    def start(self, *, expect_ready: bool = True) -> subprocess.Popen[str]:
+    def start(self, *args: str, expect_ready: bool = True, **env_vars: str) -> subprocess.Popen[str]:
         env = {**os.environ, "AIOS_DATA_DIR": str(self.data_dir), "AIOS_PORT": str(self.port),
-               "AIOS_METRICS_PORT": "0", "AIOS_LLM_ENRICHMENT": "0"}  # fmt: skip
-        proc = subprocess.Popen(AIOS + ["serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               "AIOS_METRICS_PORT": "0", "AIOS_LLM_ENRICHMENT": "0", **env_vars}  # fmt: skip
+        proc = subprocess.Popen(AIOS + ["serve", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)  # fmt: skip
         if expect_ready:
             line = proc.stdout.readline() if proc.stdout else ""
             assert "ready" in line, proc.stderr.read() if proc.stderr else line
@@ -214,3 +218,118 @@ def _wait_until_found(agent: Client, query: str, path: str) -> None:
             return
         time.sleep(0.3)
     raise AssertionError(f"{path} was not found for {query!r} within 60 s")
+
+
+def _exit_of(proc: subprocess.Popen[str]) -> tuple[int, str]:
+    """The exit status and stderr of a kernel expected to exit by itself (killed, and a failure, if it runs on)."""
+    try:
+        _, err = proc.communicate(timeout=180)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate()
+        pytest.fail(f"the kernel kept running: {err[-2000:]}")
+    return proc.returncode, err
+
+
+def test_a_busy_port_is_refused_with_a_clear_message(daemon: Daemon, tmp_path: Path) -> None:
+    daemon.start()
+    second = Daemon(tmp_path / "other", daemon.port).start(expect_ready=False)
+    code, err = _exit_of(second)
+    assert code != 0
+    assert f"cannot listen on 127.0.0.1:{daemon.port}" in err and "in use" in err
+    assert "Traceback" not in err
+    with Client(daemon.target, daemon.token) as admin:  # the first kernel still answers every call
+        assert all(admin.whoami().is_admin for _ in range(8))
+
+
+def test_shell_finds_the_kernel_through_the_data_dir(daemon: Daemon) -> None:
+    daemon.start()
+    address = daemon.data_dir / "kernel.addr"
+    assert address.read_text().strip() == daemon.target
+    # No --target, no AIOS_PORT: the address comes from the data dir. AIOS_TOKEN is an agent's token (the
+    # SDK's) and must not be taken for the admin token.
+    env = {k: v for k, v in os.environ.items() if k not in ("AIOS_PORT", "AIOS_TARGET", "AIOS_ADMIN_TOKEN")}
+    env["AIOS_TOKEN"] = "aios_not_the_admin_token"
+    shell = subprocess.run(AIOS + ["shell", "--data-dir", str(daemon.data_dir), "-c", "whoami"], env=env,
+                           capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert shell.returncode == 0 and shell.stdout.strip() == "admin", shell.stdout + shell.stderr
+    assert daemon.stop() == 0
+    assert not address.exists()
+
+
+def test_data_files_are_private(daemon: Daemon) -> None:
+    daemon.start()
+    with Client(daemon.target, daemon.token) as admin:
+        admin.create_agent("private")  # a write: the WAL files exist
+        names = ["aios.db", "aios.db-wal", "aios.db-shm", "admin.token", "kernel.addr", "kernel.lock"]
+        modes = {name: stat.S_IMODE((daemon.data_dir / name).stat().st_mode) for name in names}
+    assert modes == dict.fromkeys(names, 0o600)
+    assert stat.S_IMODE(daemon.data_dir.stat().st_mode) == 0o700
+
+
+def test_json_logs_one_object_per_line(daemon: Daemon) -> None:
+    proc = daemon.start("--log-format", "json", AIOS_LLM_BACKEND="none")
+    daemon.proc = None
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    records = [json.loads(line) for line in err.splitlines() if line.strip()]
+    assert {"time", "level", "logger", "message"} <= set(records[0])
+    (start,) = [r for r in records if r["message"].startswith("aios kernel serving gRPC on")]
+    assert start["level"] == "INFO" and daemon.target in start["message"]
+    assert str(daemon.data_dir.resolve()) in start["message"] and "metrics on port" in start["message"]
+    assert "LLM unavailable" in start["message"]
+
+
+def test_plain_log_lines_name_time_level_and_logger(daemon: Daemon) -> None:
+    daemon.start()
+    assert daemon.proc is not None
+    proc, daemon.proc = daemon.proc, None
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    (start,) = [line for line in err.splitlines() if "aios kernel serving gRPC on" in line]
+    # One line, however long (rich wrapped it at 80 columns when stderr was not a terminal).
+    assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ INFO aios\.kernel: aios kernel serving", start), start
+    assert str(daemon.data_dir.resolve()) in start and "LLM " in start
+
+
+def test_a_second_ctrl_c_exits_at_once(daemon: Daemon) -> None:
+    daemon.start(AIOS_GRACE_PERIOD_S="600")  # the drain would wait this long for the open watch below
+    with Client(daemon.target, daemon.token) as admin:
+        token = admin.create_agent("watcher").token
+        watcher = Client(daemon.target, token)
+        stream = watcher.watch("/")
+        threading.Thread(target=lambda: list(_ignore_errors(stream)), daemon=True).start()
+        _wait_for(lambda: any(s.kind == "fs.watch" and s.status == "running" for s in admin.ps()))
+    assert daemon.proc is not None
+    daemon.proc.send_signal(signal.SIGINT)
+    _wait_for_line(daemon.proc, "press Ctrl-C again")
+    daemon.proc.send_signal(signal.SIGINT)
+    code, _ = _exit_of(daemon.proc)
+    daemon.proc = None
+    assert code == 130
+    watcher.close()
+
+
+def _ignore_errors(stream: Iterator[object]) -> Iterator[object]:
+    try:
+        yield from stream
+    except Exception:  # noqa: BLE001 - the kernel went away under the stream: expected here
+        return
+
+
+def _wait_for(condition: Callable[[], bool], timeout_s: float = 60) -> None:
+    deadline = time.time() + timeout_s
+    while not condition():
+        if time.time() > deadline:
+            raise AssertionError("condition not met within the time limit")
+        time.sleep(0.05)
+
+
+def _wait_for_line(proc: subprocess.Popen[str], text: str) -> None:
+    """Read the kernel's stderr until a line contains `text` (fails if it ends first)."""
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if text in line:
+            return
+    raise AssertionError(f"the kernel's log ended without {text!r}")

@@ -9,13 +9,14 @@ EXPECTED = {
     "aios.client": [
         "Agent", "AgentCredentials", "AgentStats", "AsyncClient", "Client", "Completion", "CompletionChunk",
         "ConsolidationReport",
-        "Identity", "KernelStats", "LLMAgentStats", "MemoryStats", "ModelInfo", "Note", "NoteLink",
+        "Identity", "KernelStats", "LLMAgentStats", "MemoryStats", "ModelInfo", "NewNote", "Note", "NoteLink",
         "NoteVersion", "QueueStats", "ReindexProgress",
         "SchedulerEvent", "SchedulerState", "SearchHit", "SubsystemStatus", "Syscall", "Timing", "Usage",
         "WaitingRequest",
         "AssembledContext", "ContextChunk", "ContextEvent", "ContextMessage", "ContextReply", "ContextSection",
         "ContextStats", "ContextUpdate", "CoreBlock", "KVSwap", "Pressure", "RecallHit", "RecalledItem",
-        "FileChange", "FileEvent", "FileGroup", "FileHit", "FileInfo", "FileSummary", "FileTree", "FileVersion",
+        "FileChange", "FileChangeRecord", "FileEvent", "FileGroup", "FileHit", "FileInfo", "FileSummary",
+        "FileTree", "FileVersion",
         "Passage", "PassagePair", "TransferProgress", "RemoteFile",
     ],
     "aios.llm": [
@@ -30,9 +31,9 @@ EXPECTED = {
     ],
     "agents": ["Agent", "AgentService", "Principal"],
     "fs": [
-        "Blob", "BlobStore", "ChangeResult", "ChunkHit", "FileEvent", "FileGroup", "FileInfo", "FileService",
-        "FileVersion", "PassagePair", "RetrieveFilters", "RetrieveHit", "SemanticIndex", "Summary", "Transfer", "Tree",
-        "TreeRef", "export_tree", "import_dir",
+        "Blob", "BlobStore", "ChangeRecord", "ChangeResult", "ChunkHit", "FileEvent", "FileGroup", "FileHistory",
+        "FileInfo", "FileService", "FileVersion", "PassagePair", "RetrieveFilters", "RetrieveHit", "SemanticIndex",
+        "Summary", "Transfer", "Tree", "TreeRef", "export_tree", "import_dir",
     ],
     "memory": [
         "ForgettingConfig", "Link", "MemoryService", "MemoryStats", "NewNote", "Note", "NoteUpdate", "NoteVersion",

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from aios import errors
-from aios.client import Client
+from aios.client import Client, FileChangeRecord, FileVersion
 from aios.config import FsConfig
 from aios.embeddings import Embedder
 from aios.kernel import Kernel
@@ -96,7 +96,85 @@ def test_rollback_file_to_version_and_point_in_time(admin: Client) -> None:
             agent.read_file("/other.txt")
         ops = [v.op for v in agent.file_history("/plan.txt")]
         assert ops == ["rollback", "rollback", "write", "write", "create"]
-        assert agent.rollback("/plan.txt", version=5).change_id == 0  # already there: no new change
+        with pytest.raises(errors.FailedPrecondition, match="would change nothing"):
+            agent.rollback("/plan.txt", version=5)  # already there
+
+
+def test_directory_history_has_one_row_per_change_with_its_files(admin: Client) -> None:
+    with _agent(admin, "historian") as agent:
+        agent.write_file("/notes/plan.md", "Ship the beta on Friday")
+        agent.write_file("/notes/todo.md", "call the bank")
+        agent.move("/notes", "/archive/notes")
+        history = agent.file_history("/")
+        assert all(isinstance(c, FileChangeRecord) for c in history)
+        assert [(c.op, c.path) for c in history] == [
+            ("move", "/archive/notes"), ("write", "/notes/todo.md"), ("write", "/notes/plan.md")
+        ]  # fmt: skip
+        assert len({c.change_id for c in history}) == 3
+        files = [sorted((v.op, v.path, v.version, v.deleted) for v in c.files) for c in history]
+        assert files == [
+            [("mkdir", "/archive", 1, False), ("move", "/archive/notes", 1, False),
+             ("move", "/archive/notes/plan.md", 1, False), ("move", "/archive/notes/todo.md", 1, False),
+             ("move", "/notes", 2, True), ("move", "/notes/plan.md", 2, True), ("move", "/notes/todo.md", 2, True)],
+            [("create", "/notes/todo.md", 1, False)],
+            [("create", "/notes/plan.md", 1, False), ("mkdir", "/notes", 1, False)],
+        ]  # fmt: skip
+        assert agent.file_history("/", limit=2) == history[:2]  # the limit counts changes
+        # A subdirectory lists only the changes below it, with only the files below it.
+        below = agent.file_history("/archive")
+        assert [(c.change_id, len(c.files)) for c in below] == [(history[0].change_id, 4)]
+        # A file's history is still its versions.
+        (version,) = agent.file_history("/archive/notes/plan.md")
+        assert isinstance(version, FileVersion) and (version.op, version.version) == ("move", 1)
+
+
+def test_the_readme_rollback_restores_the_state_before_the_latest_change(admin: Client) -> None:
+    with _agent(admin, "undoer") as agent:
+        agent.write_file("/notes/plan.md", "Ship the beta on Friday")
+        agent.write_file("/notes/plan.md", "Ship on Monday", expected_version=1)
+        agent.rollback("/", change_id=agent.file_history("/")[1].change_id)
+        assert agent.read_file("/notes/plan.md") == b"Ship the beta on Friday"
+        agent.move("/notes", "/archive/notes")  # one change of many files
+        undo = agent.rollback("/", change_id=agent.file_history("/")[1].change_id)
+        assert {(f.path, f.deleted) for f in undo.files} == {
+            ("/archive", True), ("/archive/notes", True), ("/archive/notes/plan.md", True), ("/notes", False),
+            ("/notes/plan.md", False),
+        }  # fmt: skip
+        assert [f.path for f in agent.list_files("/", recursive=True)] == ["/notes", "/notes/plan.md"]
+        assert agent.read_file("/notes/plan.md") == b"Ship the beta on Friday"
+
+
+def test_rollback_to_the_current_state_is_refused_and_records_nothing(admin: Client) -> None:
+    with _agent(admin, "noop") as agent:
+        agent.write_file("/d/a.txt", "one")
+        agent.write_file("/d/a.txt", "two")
+        before = agent.file_history("/")
+        for rollback in (
+            lambda: agent.rollback("/", change_id=before[0].change_id),
+            lambda: agent.rollback("/d", change_id=before[0].change_id),
+            lambda: agent.rollback("/", at=time.time()),
+            lambda: agent.rollback("/d/a.txt", version=2),
+        ):
+            with pytest.raises(errors.FailedPrecondition, match="would change nothing"):
+                rollback()
+        assert agent.file_history("/") == before
+        assert agent.rollback("/d/a.txt", version=1).files[0].version == 3  # a real rollback still works
+
+
+def test_diff_marks_a_missing_final_newline_like_diff_u(admin: Client) -> None:
+    with _agent(admin, "differ") as agent:
+        agent.write_file("/plan.md", "Ship the beta on Friday")
+        agent.write_file("/plan.md", "Ship on Monday")
+        agent.write_file("/plan.md", "Ship on Monday\n")
+        agent.write_file("/plan.md", "Ship on Monday\nthen rest")
+        no_newline = "\\ No newline at end of file\n"
+        assert agent.diff("/plan.md", 1, 2) == (
+            f"--- /plan.md@v1\n+++ /plan.md@v2\n@@ -1 +1 @@\n-Ship the beta on Friday\n{no_newline}"
+            f"+Ship on Monday\n{no_newline}"
+        )
+        # Only the final newline differs: still a change, shown as diff -u shows it.
+        assert agent.diff("/plan.md", 2, 3).endswith(f"@@ -1 +1 @@\n-Ship on Monday\n{no_newline}+Ship on Monday\n")
+        assert agent.diff("/plan.md", 3, 4).endswith("@@ -1 +1,2 @@\n Ship on Monday\n+then rest\n" + no_newline)
 
 
 @pytest.mark.parametrize(
@@ -156,26 +234,30 @@ def test_clear_statuses_for_missing_conflicting_and_non_empty(admin: Client) -> 
 def test_concurrent_conditional_writers_one_wins_each_version(kernel: Kernel) -> None:
     with Client(kernel.target, kernel.admin_token) as admin, _agent(admin, "racer") as agent:
         agent.write_file("/counter", "0")
-        outcomes: list[str] = []
+        won: dict[int, bytes] = {}  # version -> what the writer that made it wrote
+        lost: list[int] = []
 
         def writer(i: int) -> None:
-            for _ in range(5):
+            for j in range(5):
                 current = agent.stat("/counter").version
+                content = f"writer {i} try {j}".encode()
                 try:
-                    agent.write_file("/counter", f"writer {i}", expected_version=current)
-                    outcomes.append("won")
+                    won[agent.write_file("/counter", content, expected_version=current).version] = content
                 except errors.FailedPrecondition:
-                    outcomes.append("lost")
+                    lost.append(i)
 
         threads = [threading.Thread(target=writer, args=(i,)) for i in range(4)]
         for th in threads:
             th.start()
         for th in threads:
             th.join()
+        # A version only moves on when a write wins, so someone always wins; every attempt got an answer.
+        assert won and len(won) + len(lost) == 20
+        # Every acknowledged conditional write is exactly one version, holding what its writer wrote.
         versions = agent.file_history("/counter", limit=1000)
-        # Every acknowledged conditional write is exactly one version; no two writers got the same one.
-        assert len(versions) == 1 + outcomes.count("won")
-        assert sorted(v.version for v in versions) == list(range(1, len(versions) + 1))
+        assert sorted(v.version for v in versions) == sorted([1, *won])
+        assert all(agent.read_file("/counter", version=v) == content for v, content in won.items())
+        assert agent.read_file("/counter") == won[max(won)]
 
         def appender(i: int) -> None:
             for j in range(5):
@@ -248,31 +330,22 @@ def test_large_files_stream_and_the_size_limit_holds(tmp_path: Path, embedder: E
 
 def test_watch_delivers_events_under_a_prefix(admin: Client) -> None:
     with _agent(admin, "watcher") as agent:
-        events = []
-        ready = threading.Event()
-
-        def listen() -> None:
-            stream = agent.watch("/inbox", timeout=30)
-            ready.set()
-            for event in stream:
-                events.append(event)
-                if len(events) == 4:
-                    stream.close()
-                    return
-
-        th = threading.Thread(target=listen)
-        th.start()
-        ready.wait(10)
-        time.sleep(0.5)  # the subscription is made when the call reaches the kernel
+        # watch() returns once the kernel has subscribed: what commits next is delivered, no waiting needed.
+        stream = agent.watch("/inbox", timeout=60)
         agent.write_file("/elsewhere.txt", "not watched")
         agent.write_file("/inbox/a.txt", "one")
         agent.write_file("/inbox/a.txt", "two")
         agent.delete_file("/inbox/a.txt")
-        th.join(30)
+        events = [event for _, event in zip(range(4), stream, strict=False)]
+        stream.close()
         assert [(e.op, e.path, e.version) for e in events] == [
             ("mkdir", "/inbox", 1), ("create", "/inbox/a.txt", 1), ("write", "/inbox/a.txt", 2),
             ("delete", "/inbox/a.txt", 3),
         ]  # fmt: skip
+        # `timeout` ends a watch with nothing to report: the iteration simply stops.
+        assert list(agent.watch("/quiet", timeout=0.5)) == []
+        with pytest.raises(errors.NotFound):
+            agent.watch("/", tree="no-such-tree")  # the error comes from watch() itself
 
 
 def test_summarize_group_and_join(admin: Client, sqlite_kernel: Kernel) -> None:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import shutil
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from prompt_toolkit.application import create_app_session
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
@@ -16,8 +20,9 @@ from rich.console import Console
 
 from aios.cli import main
 from aios.client import Client
+from aios.errors import FailedPrecondition, NotFound, PermissionDenied, Unauthenticated
 from aios.kernel import Kernel
-from aios.shell import repl
+from aios.shell import _words, commands, repl, run_command
 
 
 def shell(kernel: Kernel, command: str) -> tuple[int, str]:
@@ -87,6 +92,7 @@ def test_repl_runs_commands_with_history(sqlite_kernel: Kernel, tmp_path: Path) 
         # One line at a time, each after the previous one's output: prompt_toolkit drops typeahead that
         # arrives while a loaded machine is still between prompts.
         for line, shows in [("agents create repl-agent", "agent repl-agent"), ("agents list", "repl-agent"),
+                            ("add repl-agent What's on today?", "added"), ('add repl-agent "unclosed', "added"),
                             ("bogus", "No such command")]:  # fmt: skip
             pipe.send_text(line + "\n")
             deadline = time.time() + 60
@@ -98,6 +104,10 @@ def test_repl_runs_commands_with_history(sqlite_kernel: Kernel, tmp_path: Path) 
     text = console.export_text()
     assert "agent repl-agent" in text and "No such command" in text
     assert "agents list" in history.read_text()
+    with Client(sqlite_kernel.target, sqlite_kernel.admin_token) as admin:
+        agent = admin.as_agent(next(a.id for a in admin.list_agents() if a.name == "repl-agent"))
+        notes, _ = agent.graph()
+    assert sorted(n.content for n in notes) == ['"unclosed', "What's on today?"]
 
 
 def test_admin_reindex_command_shows_progress(sqlite_kernel: Kernel) -> None:
@@ -114,8 +124,10 @@ def test_admin_reindex_command_shows_progress(sqlite_kernel: Kernel) -> None:
 
 @pytest.mark.parametrize("args", [["shell", "-c", "ps"], ["admin", "reindex"]])
 def test_missing_token_is_explained(tmp_path: Path, args: list[str]) -> None:
-    result = CliRunner().invoke(main, [*args, "--data-dir", str(tmp_path)], env={"AIOS_TOKEN": ""})
-    assert result.exit_code != 0 and "no token" in result.output
+    # AIOS_TOKEN is an agent's token (the SDK's): the admin commands never take it for theirs.
+    env = {"AIOS_ADMIN_TOKEN": "", "AIOS_TOKEN": "aios_some_agent_token"}
+    result = CliRunner().invoke(main, [*args, "--data-dir", str(tmp_path)], env=env)
+    assert result.exit_code != 0 and "no token" in result.output and "AIOS_ADMIN_TOKEN" in result.output
 
 
 def test_memory_commands_and_graph(sqlite_kernel: Kernel, tmp_path: Path) -> None:
@@ -193,3 +205,128 @@ def test_ctx_commands_show_the_window_with_token_bars(sqlite_kernel: Kernel) -> 
     assert code == 0
     code, out = shell(sqlite_kernel, "ctx search talker sister")
     assert code == 0 and "marine" in out
+
+
+def _added(out: str) -> str:
+    return next(line.split()[1] for line in out.splitlines() if line.startswith("added "))
+
+
+def test_quotes_are_never_fatal_and_free_text_is_taken_as_typed(sqlite_kernel: Kernel) -> None:
+    shell(sqlite_kernel, "agents create alice")
+    with Client(sqlite_kernel.target, sqlite_kernel.admin_token) as admin:
+        alice = admin.as_agent(next(a.id for a in admin.list_agents() if a.name == "alice"))
+        for command, stored in [
+            ("add alice What's the capital of France?", "What's the capital of France?"),
+            ("add alice It's Bob's  \"pen\", isn't it", "It's Bob's  \"pen\", isn't it"),
+            ("add alice 'one quoted argument'", "one quoted argument"),
+            ("add alice back\\slash", "back\\slash"),
+        ]:
+            code, out = shell(sqlite_kernel, command)
+            assert code == 0, (command, out)
+            assert alice.get_note(_added(out)).content == stored
+    code, out = shell(sqlite_kernel, "search alice What's the capital of France? -k 1")
+    assert code == 0 and "capital of France" in out
+    code, out = shell(sqlite_kernel, "chat alice What's the capital of France? -n 2")
+    assert code == 0 and "error" not in out, out
+    code, out = shell(sqlite_kernel, "agents create 'unclosed")
+    assert code == 1 and "invalid_argument" in out  # a message, not a crash
+
+
+def test_ids_may_be_shortened_to_a_unique_prefix(sqlite_kernel: Kernel) -> None:
+    with Client(sqlite_kernel.target, sqlite_kernel.admin_token) as admin:
+        by_first: dict[str, list[str]] = {}
+        while not any(len(ids) > 1 for ids in by_first.values()):  # 17 agents at most: two ids share a first digit
+            agent = admin.create_agent(f"p{sum(map(len, by_first.values()))}").agent
+            by_first.setdefault(agent.id[0], []).append(agent.id)
+        shared = next(c for c, ids in by_first.items() if len(ids) > 1)
+        one = by_first[shared][0]
+        note = admin.as_agent(one).add_note("prefixes are convenient")
+        names = {a.id: a.name for a in admin.list_agents()}
+    code, out = shell(sqlite_kernel, f"memory show {one[:12]} {note.id[:8]}")
+    assert code == 0 and "prefixes are convenient" in out, out
+    code, out = shell(sqlite_kernel, f"memory pin {names[one]} {note.id[:6]}")
+    assert code == 0 and note.id in out
+    code, out = shell(sqlite_kernel, f"agents token {shared}")
+    assert code == 1 and "invalid_argument" in out
+    assert all(names[i] in out and i[:12] in out for i in by_first[shared])
+    code, out = shell(sqlite_kernel, "memory show nobody-at-all 0")
+    assert code == 1 and "not_found" in out
+    code, out = shell(sqlite_kernel, f"memory show {one[:12]} zz")
+    assert code == 1 and "not_found" in out and "'zz'" in out
+
+
+def test_agents_token_reissues_and_revokes_the_old_one(sqlite_kernel: Kernel) -> None:
+    with Client(sqlite_kernel.target, sqlite_kernel.admin_token) as admin:
+        creds = admin.create_agent("forgetful")
+    with Client(sqlite_kernel.target, creds.token) as old:
+        assert old.whoami().name == "forgetful"
+        code, out = shell(sqlite_kernel, f"agents token {creds.agent.id[:10]}")
+        assert code == 0 and "agent forgetful" in out, out
+        new_token = next(line.split()[1] for line in out.splitlines() if line.startswith("token:"))
+        with pytest.raises(Unauthenticated):
+            old.whoami()
+    with Client(sqlite_kernel.target, new_token) as new:
+        assert new.whoami().name == "forgetful"
+        with pytest.raises(PermissionDenied):
+            new.reissue_token(creds.agent.id)
+    with Client(sqlite_kernel.target, sqlite_kernel.admin_token) as admin:
+        again = admin.reissue_token(creds.agent.id)  # the SDK's call
+        with Client(sqlite_kernel.target, new_token) as stale, pytest.raises(Unauthenticated):
+            stale.whoami()
+        admin.revoke_agent(creds.agent.id)
+        with pytest.raises(FailedPrecondition):
+            admin.reissue_token(creds.agent.id)
+        with pytest.raises(NotFound):
+            admin.reissue_token("0" * 32)
+    with Client(sqlite_kernel.target, again.token) as revoked, pytest.raises(Unauthenticated):
+        revoked.whoami()
+
+
+def test_agents_are_shown_by_name(sqlite_kernel: Kernel) -> None:
+    with Client(sqlite_kernel.target, sqlite_kernel.admin_token) as admin:
+        creds = admin.create_agent("named-one")
+    with Client(sqlite_kernel.target, creds.token) as agent:
+        agent.add_note("a note so that it shows in ps and stats")
+        agent.chat([("user", "Hi")], max_tokens=2)
+    for command in ("ps", "stats", "sched"):
+        code, out = shell(sqlite_kernel, command)
+        assert code == 0 and "named-one" in out and creds.agent.id[:8] not in out, (command, out)
+    assert "admin" in shell(sqlite_kernel, "ps")[1]
+    with Client(sqlite_kernel.target, sqlite_kernel.admin_token) as admin:
+        assert {s.agent_name for s in admin.ps()} >= {"named-one", "admin"}
+        assert "named-one" in {a.agent_name for a in admin.stats().agents}
+    with urllib.request.urlopen(f"http://127.0.0.1:{sqlite_kernel.metrics_port}/metrics") as response:
+        metrics = response.read().decode()
+    assert f'aios_agent_info{{agent="{creds.agent.id}",agent_name="named-one"}} 1' in metrics
+
+
+# Left out of the random lines: commands that wait for Ctrl-C, write files where the test runs, or run the
+# model for long.
+_LEFT_OUT = ("watch", "timeline", "graph", "import", "export", "chat", "consolidate", "summarize")
+_WORDS = [w for w in _words(commands) if not any(u in w for u in _LEFT_OUT)]
+_lines = st.one_of(
+    st.text(max_size=60),
+    st.tuples(st.sampled_from(_WORDS), st.sampled_from(["", " alice", " zz"]), st.text(max_size=40)).map("".join),
+).filter(lambda line: not any(u in line for u in _LEFT_OUT))
+
+
+def test_random_lines_never_end_the_shell(sqlite_kernel: Kernel) -> None:
+    console = Console(file=io.StringIO(), width=120)
+    with Client(sqlite_kernel.target, sqlite_kernel.admin_token) as client:
+        client.create_agent("alice")
+
+        @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+        @given(line=_lines)
+        def repl_line(line: str) -> None:  # what the REPL does with each line
+            assert run_command(line, client, console) in (True, False)
+
+        repl_line()
+
+    @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(line=_lines)
+    def dash_c(line: str) -> None:
+        args = ["shell", "--target", sqlite_kernel.target, "--token", sqlite_kernel.admin_token, "-c", line]
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code in (0, 1) and isinstance(result.exception, SystemExit | None), result.output
+
+    dash_c()

@@ -2,6 +2,7 @@
 
 from aios.client._async import AsyncClient
 from aios.client._fileobj import RemoteFile
+from aios.client._inputs import NewNote
 from aios.client._sync import Client
 from aios.client._types import (
     Agent,
@@ -20,6 +21,7 @@ from aios.client._types import (
     ContextUpdate,
     CoreBlock,
     FileChange,
+    FileChangeRecord,
     FileEvent,
     FileGroup,
     FileHit,
@@ -56,6 +58,7 @@ from aios.client._types import (
 
 __all__ = [
     "FileChange",
+    "FileChangeRecord",
     "FileEvent",
     "FileGroup",
     "FileHit",
@@ -90,6 +93,7 @@ __all__ = [
     "LLMAgentStats",
     "MemoryStats",
     "ModelInfo",
+    "NewNote",
     "Note",
     "NoteLink",
     "NoteVersion",

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Unpack
 
 import grpc
 
@@ -11,13 +11,15 @@ from aios.client._base import (
     _CHANNEL_OPTIONS,
     BaseClient,
     Messages,
+    NoteInput,
     Op,
     Stubs,
     _payload_chunks,
     _small_payload,
     map_errors,
 )
-from aios.errors import ResourceExhausted
+from aios.client._inputs import NoteChanges, NoteFields, RetrieveFilters, Sampling, SearchOptions
+from aios.errors import DeadlineExceeded, ResourceExhausted
 
 __all__ = ["AsyncClient"]
 
@@ -54,12 +56,16 @@ class AsyncClient(BaseClient):
     async def whoami(self) -> t.Identity:
         return await self._call(self._whoami())
 
-    async def add_note(self, content: str, metadata: Mapping[str, str] | None = None, **fields: Any) -> t.Note:
+    async def add_note(
+        self, content: str, metadata: Mapping[str, str] | None = None, **fields: Unpack[NoteFields]
+    ) -> t.Note:
         """Add a note. `fields`: keywords, context, tags (else extracted), category, event_at (datetime or
         epoch seconds), importance (0-1), pinned, share_with (agent ids)."""
         return await self._call(self._add_note(content, metadata, fields))
 
-    async def add_notes(self, notes: list[str | tuple[str, Mapping[str, str]]]) -> list[t.Note]:
+    async def add_notes(self, notes: Sequence[NoteInput]) -> list[t.Note]:
+        """Add notes in one transaction (all or none). Each is a string, (content, metadata), a dict of
+        NewNote's fields or a NewNote: everything add_note takes."""
         return await self._call(self._add_notes(notes))
 
     async def get_note(self, note_id: str) -> t.Note:
@@ -68,13 +74,13 @@ class AsyncClient(BaseClient):
     async def delete_note(self, note_id: str) -> None:
         await self._call(self._delete_note(note_id))
 
-    async def search(self, query: str, k: int = 10, **options: Any) -> list[t.SearchHit]:
+    async def search(self, query: str, k: int = 10, **options: Unpack[SearchOptions]) -> list[t.SearchHit]:
         """Hybrid search. `options`: tags, category, created_after/before, event_after/before (datetime or
         epoch seconds), scope (own | shared | all), include_archived, expand_links, as_of (the reference time for
         time expressions in the query such as "last week"; default now)."""
         return await self._call(self._search(query, k, options))
 
-    async def update_note(self, note_id: str, **fields: Any) -> t.Note:
+    async def update_note(self, note_id: str, **fields: Unpack[NoteChanges]) -> t.Note:
         """content, context, keywords, tags, category, importance; expected_version for a conditional update."""
         return await self._call(self._update_note(note_id, fields))
 
@@ -130,6 +136,10 @@ class AsyncClient(BaseClient):
     async def revoke_agent(self, agent_id: str) -> t.Agent:
         return await self._call(self._revoke_agent(agent_id))
 
+    async def reissue_token(self, agent_id: str) -> t.AgentCredentials:
+        """A new token for the agent (shown once); its old token is refused from now on."""
+        return await self._call(self._reissue_token(agent_id))
+
     async def ps(self, agent_id: str | None = None, limit: int = 50) -> list[t.Syscall]:
         return await self._call(self._ps(agent_id, limit))
 
@@ -139,13 +149,13 @@ class AsyncClient(BaseClient):
     async def status(self, subsystem: str) -> t.SubsystemStatus:
         return await self._call(self._status(subsystem))
 
-    async def chat(self, messages: Messages, *, session: str = "", **sampling: Any) -> t.Completion:
+    async def chat(self, messages: Messages, *, session: str = "", **sampling: Unpack[Sampling]) -> t.Completion:
         """Generate the assistant's reply. `sampling`: max_tokens, temperature, top_p, top_k, min_p,
         repeat_penalty, seed, stop, json_schema (dict or str), grammar (GBNF)."""
         return await self._call(self._chat(messages, session, sampling, stream=False))
 
     async def chat_stream(
-        self, messages: Messages, *, session: str = "", **sampling: Any
+        self, messages: Messages, *, session: str = "", **sampling: Unpack[Sampling]
     ) -> AsyncIterator[t.CompletionChunk]:
         """Like chat, streaming text as it is produced; the last chunk has finish_reason, usage, timing."""
         op = self._chat(messages, session, sampling, stream=True)
@@ -153,11 +163,11 @@ class AsyncClient(BaseClient):
             async for chunk in op.method(op.request, metadata=self._metadata, timeout=self.timeout):
                 yield op.parse(chunk)
 
-    async def complete(self, prompt: str, *, session: str = "", **sampling: Any) -> t.Completion:
+    async def complete(self, prompt: str, *, session: str = "", **sampling: Unpack[Sampling]) -> t.Completion:
         return await self._call(self._complete(prompt, session, sampling, stream=False))
 
     async def complete_stream(
-        self, prompt: str, *, session: str = "", **sampling: Any
+        self, prompt: str, *, session: str = "", **sampling: Unpack[Sampling]
     ) -> AsyncIterator[t.CompletionChunk]:
         op = self._complete(prompt, session, sampling, stream=True)
         with map_errors():
@@ -199,7 +209,7 @@ class AsyncClient(BaseClient):
         """Append messages in order, in one call; old ones are paged out as the window fills."""
         return await self._call(self._append_messages(messages))
 
-    async def chat_with_context(self, content: str, **sampling: Any) -> t.ContextReply:
+    async def chat_with_context(self, content: str, **sampling: Unpack[Sampling]) -> t.ContextReply:
         """Append a user message, assemble the window, generate and record the reply. `sampling` as for chat;
         max_tokens defaults to the kernel's reply reserve."""
         return await self._call(self._chat_with_context(content, sampling, stream=False))
@@ -245,7 +255,9 @@ class AsyncClient(BaseClient):
         """Move the context's saved KV state to disk now (drop=True: discard it, the next turn prefills in full)."""
         return await self._call(self._swap_out(drop))
 
-    async def chat_with_context_stream(self, content: str, **sampling: Any) -> AsyncIterator[t.ContextChunk]:
+    async def chat_with_context_stream(
+        self, content: str, **sampling: Unpack[Sampling]
+    ) -> AsyncIterator[t.ContextChunk]:
         """Like chat_with_context, streaming the reply's text; the last chunk carries the reply."""
         op = self._chat_with_context(content, sampling, stream=True)
         with map_errors():
@@ -296,7 +308,10 @@ class AsyncClient(BaseClient):
     async def copy(self, src: str, dst: str, *, tree: str = "") -> t.FileInfo:
         return await self._call(self._copy(src, dst, tree))
 
-    async def file_history(self, path: str = "/", *, tree: str = "", limit: int = 100) -> list[t.FileVersion]:
+    async def file_history(
+        self, path: str = "/", *, tree: str = "", limit: int = 100
+    ) -> list[t.FileVersion] | list[t.FileChangeRecord]:
+        """A file's versions or a directory's changes, newest first (see Client.file_history)."""
         return await self._call(self._file_history(path, tree, limit))
 
     async def diff(
@@ -310,7 +325,9 @@ class AsyncClient(BaseClient):
     ) -> t.FileChange:  # fmt: skip
         return await self._call(self._rollback(path, tree, version, change_id, at))
 
-    async def retrieve(self, query: str, k: int = 5, *, tree: str = "", **filters: Any) -> list[t.FileHit]:
+    async def retrieve(
+        self, query: str, k: int = 5, *, tree: str = "", **filters: Unpack[RetrieveFilters]
+    ) -> list[t.FileHit]:
         return await self._call(self._retrieve(query, k, tree, filters))
 
     async def summarize(self, path: str, *, tree: str = "", version: int = 0) -> t.FileSummary:
@@ -328,15 +345,22 @@ class AsyncClient(BaseClient):
 
     async def watch(
         self, path_prefix: str = "/", *, tree: str = "", timeout: float | None = None
-    ) -> AsyncIterator[t.FileEvent]:
+    ) -> AsyncGenerator[t.FileEvent, None]:
+        """Change events under `path_prefix` in the order they commit:
+        `async for event in await client.watch("/inbox", timeout=60): ...`
+
+        Awaiting it returns once the kernel has subscribed (its first message says so; this method consumes
+        it), so every change that commits afterwards is delivered. The events end `timeout` seconds after the
+        call or when the iterator is closed (`await it.aclose()`); with `timeout=None`, not before."""
         op = self._watch(path_prefix, tree)
         call = op.method(op.request, metadata=self._metadata, timeout=timeout)
         try:
             with map_errors():
-                async for event in call:
-                    yield op.parse(event)
-        finally:
+                await call.read()  # the kernel's "subscribed" message
+        except BaseException:
             call.cancel()
+            raise
+        return _events(call, op.parse)
 
     async def create_tree(self, name: str) -> t.FileTree:
         return await self._call(self._create_tree(name))
@@ -363,3 +387,16 @@ class AsyncClient(BaseClient):
         with map_errors():
             async for message in op.method(op.request, metadata=self._metadata, timeout=self.timeout):
                 yield op.parse(message)
+
+
+async def _events(call: Any, parse: Callable[[Any], t.FileEvent]) -> AsyncGenerator[t.FileEvent, None]:
+    try:
+        with map_errors():
+            # read() rather than `async for`: grpc.aio does not let one call mix the two, and watch() read
+            # the first message already.
+            while (message := await call.read()) is not grpc.aio.EOF:
+                yield parse(message)
+    except DeadlineExceeded:
+        return  # the caller's `timeout`: watching is over
+    finally:
+        call.cancel()

@@ -7,11 +7,12 @@ how they make the call (httpx's BaseClient / Client / AsyncClient split).
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -30,8 +31,18 @@ from aios._proto.aios.v1 import (
     memory_pb2_grpc,
 )
 from aios.client import _types as t
+from aios.client._inputs import (
+    NewNote,
+    NoteChanges,
+    NoteFields,
+    RetrieveFilters,
+    Sampling,
+    SearchOptions,
+    Time,
+    check_options,
+)
 from aios.config import DEFAULT_PORT
-from aios.errors import AiosError, error_for_code
+from aios.errors import InvalidArgument, Unauthenticated, error_for_code
 
 DEFAULT_TARGET = f"127.0.0.1:{DEFAULT_PORT}"
 STREAM_CHUNK = 1 << 20
@@ -43,6 +54,8 @@ _CHANNEL_OPTIONS = [
 
 
 Messages = list[dict[str, str]] | list[tuple[str, str]]
+NoteInput = str | tuple[str, Mapping[str, str]] | Mapping[str, Any] | NewNote
+"""One note for add_notes: its content, (content, metadata), a dict of NewNote's fields, or a NewNote."""
 
 
 class Op(NamedTuple):
@@ -62,6 +75,30 @@ def map_errors() -> Iterator[None]:
         raise error_for_code(code.name if code else "UNKNOWN", details or "") from None
 
 
+_Builder = TypeVar("_Builder", bound=Callable[..., Any])
+
+
+def _refusals_are_invalid(build: _Builder) -> _Builder:
+    @functools.wraps(build)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return build(*args, **kwargs)
+        except (TypeError, ValueError) as exc:  # protobuf's word for a wrong type or an out-of-range value
+            raise InvalidArgument(f"{build.__name__.lstrip('_')}: {exc}") from None
+
+    return checked  # type: ignore[return-value]
+
+
+def _requests_checked(cls: type) -> type:
+    """Wrap every request builder (a method returning an Op) so a request protobuf refuses to build, e.g.
+    a negative k or a metadata value that is not a string, is an InvalidArgument like the kernel's own
+    refusals. Done once here, so no builder can forget it and the clients' `_call` stays a plain call."""
+    for name, member in list(vars(cls).items()):
+        if callable(member) and getattr(member, "__annotations__", {}).get("return") == "Op":
+            setattr(cls, name, _refusals_are_invalid(member))
+    return cls
+
+
 class Stubs:
     def __init__(self, channel: Any) -> None:
         self.admin = admin_pb2_grpc.AdminServiceStub(channel)
@@ -71,6 +108,7 @@ class Stubs:
         self.llm = llm_pb2_grpc.LLMServiceStub(channel)
 
 
+@_requests_checked
 class BaseClient:
     def __init__(
         self,
@@ -84,7 +122,7 @@ class BaseClient:
         self.target = target or os.environ.get("AIOS_TARGET") or DEFAULT_TARGET
         token = token or os.environ.get("AIOS_TOKEN")
         if not token:
-            raise AiosError("no token: pass token= or set AIOS_TOKEN")
+            raise Unauthenticated("no token: pass token= or set AIOS_TOKEN")
         self.timeout = timeout
         self._token = token
         self._act_as = act_as
@@ -101,12 +139,15 @@ class BaseClient:
     def _whoami(self) -> Op:
         return Op(self._stubs.admin.GetIdentity, admin_pb2.GetIdentityRequest(), _identity)
 
-    def _add_note(self, content: str, metadata: Mapping[str, str] | None, fields: dict[str, Any]) -> Op:
-        note = _new_note(content, metadata, **fields)
+    def _add_note(self, content: str, metadata: Mapping[str, str] | None, fields: Mapping[str, Any]) -> Op:
+        check_options(fields, NoteFields, "add_note")
+        note = _to_proto_new_note(NewNote(content, metadata, **fields))
         return Op(self._stubs.memory.AddNote, memory_pb2.AddNoteRequest(note=note), _note)
 
-    def _add_notes(self, notes: list[str | tuple[str, Mapping[str, str]]]) -> Op:
-        msgs = [_new_note(n, None) if isinstance(n, str) else _new_note(n[0], n[1]) for n in notes]
+    def _add_notes(self, notes: Sequence[NoteInput]) -> Op:
+        if isinstance(notes, str | bytes | Mapping | NewNote):  # one note where a list of them belongs
+            raise InvalidArgument("add_notes takes a list of notes; add_note adds one")
+        msgs = [_to_proto_new_note(_new_note_of(n, i)) for i, n in enumerate(notes)]
         return Op(
             self._stubs.memory.AddNotes,
             memory_pb2.AddNotesRequest(notes=msgs),
@@ -119,24 +160,26 @@ class BaseClient:
     def _delete_note(self, note_id: str) -> Op:
         return Op(self._stubs.memory.DeleteNote, memory_pb2.DeleteNoteRequest(id=note_id), lambda r: None)
 
-    def _search(self, query: str, k: int, options: dict[str, Any]) -> Op:
-        times = {key: _ts(options.pop(key)) for key in list(options) if key.endswith(("_after", "_before", "as_of"))}
+    def _search(self, query: str, k: int, options: SearchOptions) -> Op:
+        check_options(options, SearchOptions, "search")
+        given: dict[str, Any] = {key: value for key, value in options.items() if value is not None}
+        times = {key: _ts(given.pop(key), key) for key in list(given) if key in _SEARCH_TIMES}
         return Op(
             self._stubs.memory.SearchNotes,
-            memory_pb2.SearchNotesRequest(query=query, k=k, **options, **{k_: v for k_, v in times.items() if v}),
+            memory_pb2.SearchNotesRequest(query=query, k=k, **given, **times),
             lambda r: [t.SearchHit(_note(h.note), h.score, dict(h.signals)) for h in r.hits],
         )
 
-    def _update_note(self, note_id: str, fields: dict[str, Any]) -> Op:
-        request = memory_pb2.UpdateNoteRequest(id=note_id, expected_version=fields.pop("expected_version", 0) or 0)
+    def _update_note(self, note_id: str, changes: NoteChanges) -> Op:
+        check_options(changes, NoteChanges, "update_note")
+        fields: dict[str, Any] = {key: value for key, value in changes.items() if value is not None}
+        request = memory_pb2.UpdateNoteRequest(id=note_id, expected_version=fields.pop("expected_version", 0))
         for key in ("keywords", "tags"):
-            if fields.get(key) is not None:
+            if key in fields:
                 getattr(request, key).extend(fields.pop(key))
                 setattr(request, f"set_{key}", True)
-            fields.pop(key, None)
         for key, value in fields.items():
-            if value is not None:
-                setattr(request, key, value)
+            setattr(request, key, value)
         return Op(self._stubs.memory.UpdateNote, request, _note)
 
     def _set_flags(self, note_id: str, archived: bool | None = None, pinned: bool | None = None) -> Op:
@@ -229,6 +272,13 @@ class BaseClient:
     def _revoke_agent(self, agent_id: str) -> Op:
         return Op(self._stubs.admin.RevokeAgent, admin_pb2.RevokeAgentRequest(agent_id=agent_id), _agent)
 
+    def _reissue_token(self, agent_id: str) -> Op:
+        return Op(
+            self._stubs.admin.ReissueToken,
+            admin_pb2.ReissueTokenRequest(agent_id=agent_id),
+            lambda r: t.AgentCredentials(_agent(r.agent), r.token),
+        )
+
     def _ps(self, agent_id: str | None, limit: int) -> Op:
         return Op(
             self._stubs.admin.ListSyscalls,
@@ -301,7 +351,7 @@ class BaseClient:
 
     def _file_history(self, path: str, tree: str, limit: int) -> Op:
         request = files_pb2.FileHistoryRequest(tree=tree, path=path, limit=limit)
-        return Op(self._stubs.files.History, request, lambda r: [_file_version(v) for v in r.versions])
+        return Op(self._stubs.files.History, request, _file_history)
 
     def _diff(self, path: str, from_version: int, to_version: int, tree: str, context_lines: int) -> Op:
         request = files_pb2.DiffRequest(tree=tree, path=path, from_version=from_version, to_version=to_version,
@@ -310,17 +360,18 @@ class BaseClient:
 
     def _rollback(self, path: str, tree: str, version: int | None, change_id: int | None, at: Any) -> Op:
         if sum(x is not None for x in (version, change_id, at)) != 1:
-            raise AiosError("rollback needs exactly one of version=, change_id= or at=")
+            raise InvalidArgument("rollback needs exactly one of version=, change_id= or at=")
         request = files_pb2.RollbackRequest(tree=tree, path=path)
         if version is not None:
             request.version = version
         elif change_id is not None:
             request.change_id = change_id
         else:
-            request.at.CopyFrom(_ts(at))
+            request.at.CopyFrom(_ts(at, "at"))
         return Op(self._stubs.files.Rollback, request, _change)
 
-    def _retrieve(self, query: str, k: int, tree: str, options: dict[str, Any]) -> Op:
+    def _retrieve(self, query: str, k: int, tree: str, options: RetrieveFilters) -> Op:
+        check_options(options, RetrieveFilters, "retrieve")
         request = files_pb2.RetrieveRequest(tree=tree, query=query, k=k, **options)
         return Op(self._stubs.files.Retrieve, request, lambda r: [_file_hit(h) for h in r.hits])
 
@@ -367,14 +418,14 @@ class BaseClient:
 
     # -- llm ---------------------------------------------------------------------------------------
 
-    def _chat(self, messages: Messages, session: str, sampling: dict[str, Any], stream: bool) -> Op:
-        request = llm_pb2.ChatRequest(messages=_messages(messages), params=_params(**sampling), session=session)
+    def _chat(self, messages: Messages, session: str, sampling: Sampling, stream: bool) -> Op:
+        request = llm_pb2.ChatRequest(messages=_messages(messages), params=_params(sampling), session=session)
         if stream:
             return Op(self._stubs.llm.ChatStream, request, _chunk)
         return Op(self._stubs.llm.Chat, request, _completion)
 
-    def _complete(self, prompt: str, session: str, sampling: dict[str, Any], stream: bool) -> Op:
-        request = llm_pb2.CompleteRequest(prompt=prompt, params=_params(**sampling), session=session)
+    def _complete(self, prompt: str, session: str, sampling: Sampling, stream: bool) -> Op:
+        request = llm_pb2.CompleteRequest(prompt=prompt, params=_params(sampling), session=session)
         if stream:
             return Op(self._stubs.llm.CompleteStream, request, _chunk)
         return Op(self._stubs.llm.Complete, request, _completion)
@@ -412,7 +463,7 @@ class BaseClient:
     def _status(self, subsystem: str) -> Op:
         stubs = {"files": self._stubs.files, "context": self._stubs.context, "llm": self._stubs.llm}
         if subsystem not in stubs:
-            raise AiosError(f"unknown subsystem {subsystem!r}; one of {', '.join(stubs)}")
+            raise InvalidArgument(f"unknown subsystem {subsystem!r}; one of {', '.join(stubs)}")
         return Op(
             stubs[subsystem].GetStatus,
             common_pb2.GetStatusRequest(),
@@ -425,8 +476,8 @@ class BaseClient:
         request = context_pb2.AppendMessagesRequest(messages=_messages(messages))
         return Op(self._stubs.context.AppendMessages, request, _context_update)
 
-    def _chat_with_context(self, content: str, sampling: dict[str, Any], stream: bool) -> Op:
-        params = _params(**{"max_tokens": 0, **sampling})  # 0: the kernel's reply reserve
+    def _chat_with_context(self, content: str, sampling: Sampling, stream: bool) -> Op:
+        params = _params(sampling, default_max_tokens=0)  # 0: the kernel's reply reserve
         request = context_pb2.ChatWithContextRequest(content=content, params=params)
         if stream:
             return Op(self._stubs.context.ChatWithContextStream, request, _context_chunk)
@@ -500,34 +551,50 @@ def _opt_time(msg: Any, field: str) -> datetime | None:
     return _time(getattr(msg, field)) if msg.HasField(field) else None
 
 
-def _ts(value: datetime | float | None) -> Timestamp | None:
-    if value is None:
-        return None
+_SEARCH_TIMES = ("created_after", "created_before", "event_after", "event_before", "as_of")
+
+
+def _ts(value: Time, what: str) -> Timestamp:
+    if isinstance(value, bool) or not isinstance(value, datetime | int | float):
+        raise InvalidArgument(f"{what} must be a datetime or seconds since the epoch, got {value!r}")
     ts = Timestamp()
-    ts.FromNanoseconds(int((value.timestamp() if isinstance(value, datetime) else value) * 1e9))
+    seconds = value.timestamp() if isinstance(value, datetime) else value
+    try:
+        ts.FromNanoseconds(int(seconds * 1e9))
+    except (OverflowError, ValueError):  # NaN, infinity, or beyond the years 1-9999 a Timestamp holds
+        raise InvalidArgument(f"{what} is not a time a timestamp can hold: {value!r}") from None
     return ts
 
 
-def _new_note(
-    content: str,
-    metadata: Mapping[str, str] | None,
-    keywords: list[str] | None = None,
-    context: str | None = None,
-    tags: list[str] | None = None,
-    category: str = "",
-    event_at: datetime | float | None = None,
-    importance: float = 0.0,
-    pinned: bool = False,
-    share_with: list[str] | None = None,
-) -> memory_pb2.NewNote:
+def _new_note_of(item: NoteInput, i: int) -> NewNote:
+    """add_notes' i-th note as a NewNote; what does not describe a note is refused, never half-read."""
+    if isinstance(item, NewNote):
+        return item
+    if isinstance(item, str):
+        return NewNote(item)
+    if isinstance(item, tuple):
+        if len(item) != 2:
+            raise InvalidArgument(f"note {i}: a tuple is (content, metadata), got {len(item)} items; "
+                                  "pass a dict or a NewNote for more fields")  # fmt: skip
+        return NewNote(item[0], item[1])
+    if isinstance(item, Mapping):
+        check_options(item, NewNote, f"note {i}")
+        if "content" not in item:
+            raise InvalidArgument(f"note {i}: content is required")
+        return NewNote(**item)
+    raise InvalidArgument(f"note {i}: expected a string, (content, metadata), a dict or a NewNote, "
+                          f"got {type(item).__name__}")  # fmt: skip
+
+
+def _to_proto_new_note(n: NewNote) -> memory_pb2.NewNote:
     note = memory_pb2.NewNote(
-        content=content, metadata=dict(metadata or {}), keywords=keywords or [], tags=tags or [], category=category,
-        importance=importance, pinned=pinned, share_with=share_with or [],
+        content=n.content, metadata=dict(n.metadata or {}), keywords=n.keywords or [], tags=n.tags or [],
+        category=n.category, importance=n.importance, pinned=n.pinned, share_with=n.share_with or [],
     )  # fmt: skip
-    if context is not None:
-        note.context = context
-    if event_at is not None:
-        note.event_at.CopyFrom(_ts(event_at))
+    if n.context is not None:
+        note.context = n.context
+    if n.event_at is not None:
+        note.event_at.CopyFrom(_ts(n.event_at, "event_at"))
     return note
 
 
@@ -536,7 +603,7 @@ def _note(n: memory_pb2.Note) -> t.Note:
         n.id, n.agent_id, n.content, dict(n.metadata), _time(n.created_at), list(n.keywords), n.context,
         list(n.tags), n.category, _opt_time(n, "event_at"), _opt_time(n, "last_accessed"), n.access_count,
         n.strength_s, n.importance, n.pinned, _opt_time(n, "archived_at"), n.enrichment, n.version,
-        list(n.shared_with), n.retention,
+        list(n.shared_with), n.retention, list(n.user_fields),
     )  # fmt: skip
 
 
@@ -556,17 +623,19 @@ def _syscall(s: admin_pb2.Syscall) -> t.Syscall:
     status = admin_pb2.SyscallStatus.Name(s.status).removeprefix("SYSCALL_STATUS_").lower()
     return t.Syscall(
         s.id, s.agent_id, s.kind, s.resource, s.priority, status, s.error, _time(s.created_at),
-        _opt_time(s, "started_at"), _opt_time(s, "finished_at"), _opt_time(s, "deadline"),
+        _opt_time(s, "started_at"), _opt_time(s, "finished_at"), _opt_time(s, "deadline"), s.agent_name,
     )  # fmt: skip
+
+
+def _agent_stats(a: admin_pb2.AgentSyscallStats) -> t.AgentStats:
+    return t.AgentStats(a.agent_id, a.syscalls, a.failed, a.mean_waiting_ms, a.mean_turnaround_ms,
+                        a.p95_turnaround_ms, a.agent_name)  # fmt: skip
 
 
 def _stats(r: admin_pb2.KernelStats) -> t.KernelStats:
     return t.KernelStats(
         queues=[t.QueueStats(q.resource, q.queued, q.running, q.capacity, q.workers) for q in r.queues],
-        agents=[
-            t.AgentStats(a.agent_id, a.syscalls, a.failed, a.mean_waiting_ms, a.mean_turnaround_ms, a.p95_turnaround_ms)
-            for a in r.agents
-        ],  # fmt: skip
+        agents=[_agent_stats(a) for a in r.agents],
         notes=r.notes,
         agents_registered=r.agents_registered,
         uptime_s=r.uptime_s,
@@ -584,26 +653,13 @@ def _messages(messages: Messages) -> list[llm_pb2.ChatMessage]:
     return out
 
 
-def _params(
-    max_tokens: int = 256,
-    temperature: float | None = None,
-    top_p: float | None = None,
-    top_k: int | None = None,
-    min_p: float | None = None,
-    repeat_penalty: float | None = None,
-    seed: int | None = None,
-    stop: list[str] | None = None,
-    json_schema: str | dict[str, Any] | None = None,
-    grammar: str | None = None,
-) -> llm_pb2.SamplingParams:
-    """Sampling options; None keeps the kernel's default (temperature 0: greedy)."""
-    optional = {"temperature": temperature, "top_p": top_p, "top_k": top_k, "min_p": min_p,
-                "repeat_penalty": repeat_penalty, "seed": seed}  # fmt: skip
-    schema = json.dumps(json_schema) if isinstance(json_schema, dict) else (json_schema or "")
-    return llm_pb2.SamplingParams(
-        max_tokens=max_tokens, stop=stop or [], json_schema=schema, grammar=grammar or "",
-        **{k: v for k, v in optional.items() if v is not None},
-    )  # fmt: skip
+def _params(sampling: Sampling, default_max_tokens: int = 256) -> llm_pb2.SamplingParams:
+    """Sampling options; one left out (or None) keeps the kernel's default (temperature 0: greedy)."""
+    check_options(sampling, Sampling, "sampling")
+    given: dict[str, Any] = {key: value for key, value in sampling.items() if value is not None}
+    if isinstance(given.get("json_schema"), dict):
+        given["json_schema"] = json.dumps(given["json_schema"])
+    return llm_pb2.SamplingParams(**{"max_tokens": default_max_tokens, **given})
 
 
 def _usage(u: llm_pb2.Usage) -> t.Usage:
@@ -696,6 +752,16 @@ def _change(c: files_pb2.ChangeResponse) -> t.FileChange:
 def _file_version(v: files_pb2.FileVersion) -> t.FileVersion:
     return t.FileVersion(v.path, v.version, v.change_id, v.op, v.size, v.sha256, v.deleted, v.agent_id, v.detail,
                          _time(v.at))  # fmt: skip
+
+
+def _file_history(r: files_pb2.FileHistoryResponse) -> list[t.FileVersion] | list[t.FileChangeRecord]:
+    if not r.is_dir:
+        return [_file_version(v) for v in r.versions]
+    return [
+        t.FileChangeRecord(c.change_id, c.op, c.path, c.agent_id, c.detail, _time(c.at),
+                           [_file_version(v) for v in c.files])
+        for c in r.changes
+    ]  # fmt: skip
 
 
 def _passage(c: files_pb2.ChunkHit) -> t.Passage:

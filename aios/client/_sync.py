@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Unpack
 
 import grpc
 
@@ -11,6 +11,7 @@ from aios.client._base import (
     _CHANNEL_OPTIONS,
     BaseClient,
     Messages,
+    NoteInput,
     Op,
     Stubs,
     _payload_chunks,
@@ -18,7 +19,8 @@ from aios.client._base import (
     map_errors,
 )
 from aios.client._fileobj import open_remote
-from aios.errors import ResourceExhausted
+from aios.client._inputs import NoteChanges, NoteFields, RetrieveFilters, Sampling, SearchOptions
+from aios.errors import DeadlineExceeded, ResourceExhausted
 
 __all__ = ["Client"]
 
@@ -55,12 +57,14 @@ class Client(BaseClient):
     def whoami(self) -> t.Identity:
         return self._call(self._whoami())
 
-    def add_note(self, content: str, metadata: Mapping[str, str] | None = None, **fields: Any) -> t.Note:
+    def add_note(self, content: str, metadata: Mapping[str, str] | None = None, **fields: Unpack[NoteFields]) -> t.Note:
         """Add a note. `fields`: keywords, context, tags (else extracted), category, event_at (datetime or
         epoch seconds), importance (0-1), pinned, share_with (agent ids)."""
         return self._call(self._add_note(content, metadata, fields))
 
-    def add_notes(self, notes: list[str | tuple[str, Mapping[str, str]]]) -> list[t.Note]:
+    def add_notes(self, notes: Sequence[NoteInput]) -> list[t.Note]:
+        """Add notes in one transaction (all or none). Each is a string, (content, metadata), a dict of
+        NewNote's fields or a NewNote: everything add_note takes."""
         return self._call(self._add_notes(notes))
 
     def get_note(self, note_id: str) -> t.Note:
@@ -69,13 +73,13 @@ class Client(BaseClient):
     def delete_note(self, note_id: str) -> None:
         self._call(self._delete_note(note_id))
 
-    def search(self, query: str, k: int = 10, **options: Any) -> list[t.SearchHit]:
+    def search(self, query: str, k: int = 10, **options: Unpack[SearchOptions]) -> list[t.SearchHit]:
         """Hybrid search. `options`: tags, category, created_after/before, event_after/before (datetime or
         epoch seconds), scope (own | shared | all), include_archived, expand_links, as_of (the reference time for
         time expressions in the query such as "last week"; default now)."""
         return self._call(self._search(query, k, options))
 
-    def update_note(self, note_id: str, **fields: Any) -> t.Note:
+    def update_note(self, note_id: str, **fields: Unpack[NoteChanges]) -> t.Note:
         """content, context, keywords, tags, category, importance; expected_version for a conditional update."""
         return self._call(self._update_note(note_id, fields))
 
@@ -131,6 +135,10 @@ class Client(BaseClient):
     def revoke_agent(self, agent_id: str) -> t.Agent:
         return self._call(self._revoke_agent(agent_id))
 
+    def reissue_token(self, agent_id: str) -> t.AgentCredentials:
+        """A new token for the agent (shown once); its old token is refused from now on."""
+        return self._call(self._reissue_token(agent_id))
+
     def ps(self, agent_id: str | None = None, limit: int = 50) -> list[t.Syscall]:
         return self._call(self._ps(agent_id, limit))
 
@@ -140,22 +148,26 @@ class Client(BaseClient):
     def status(self, subsystem: str) -> t.SubsystemStatus:
         return self._call(self._status(subsystem))
 
-    def chat(self, messages: Messages, *, session: str = "", **sampling: Any) -> t.Completion:
+    def chat(self, messages: Messages, *, session: str = "", **sampling: Unpack[Sampling]) -> t.Completion:
         """Generate the assistant's reply. `sampling`: max_tokens, temperature, top_p, top_k, min_p,
         repeat_penalty, seed, stop, json_schema (dict or str), grammar (GBNF)."""
         return self._call(self._chat(messages, session, sampling, stream=False))
 
-    def chat_stream(self, messages: Messages, *, session: str = "", **sampling: Any) -> Iterator[t.CompletionChunk]:
+    def chat_stream(
+        self, messages: Messages, *, session: str = "", **sampling: Unpack[Sampling]
+    ) -> Iterator[t.CompletionChunk]:
         """Like chat, streaming text as it is produced; the last chunk has finish_reason, usage, timing."""
         op = self._chat(messages, session, sampling, stream=True)
         with map_errors():
             for chunk in op.method(op.request, metadata=self._metadata, timeout=self.timeout):
                 yield op.parse(chunk)
 
-    def complete(self, prompt: str, *, session: str = "", **sampling: Any) -> t.Completion:
+    def complete(self, prompt: str, *, session: str = "", **sampling: Unpack[Sampling]) -> t.Completion:
         return self._call(self._complete(prompt, session, sampling, stream=False))
 
-    def complete_stream(self, prompt: str, *, session: str = "", **sampling: Any) -> Iterator[t.CompletionChunk]:
+    def complete_stream(
+        self, prompt: str, *, session: str = "", **sampling: Unpack[Sampling]
+    ) -> Iterator[t.CompletionChunk]:
         op = self._complete(prompt, session, sampling, stream=True)
         with map_errors():
             for chunk in op.method(op.request, metadata=self._metadata, timeout=self.timeout):
@@ -197,7 +209,7 @@ class Client(BaseClient):
         """Append messages in order, in one call; old ones are paged out as the window fills."""
         return self._call(self._append_messages(messages))
 
-    def chat_with_context(self, content: str, **sampling: Any) -> t.ContextReply:
+    def chat_with_context(self, content: str, **sampling: Unpack[Sampling]) -> t.ContextReply:
         """Append a user message, assemble the window, generate and record the reply. `sampling` as for chat;
         max_tokens defaults to the kernel's reply reserve."""
         return self._call(self._chat_with_context(content, sampling, stream=False))
@@ -243,7 +255,7 @@ class Client(BaseClient):
         """Move the context's saved KV state to disk now (drop=True: discard it, the next turn prefills in full)."""
         return self._call(self._swap_out(drop))
 
-    def chat_with_context_stream(self, content: str, **sampling: Any) -> Iterator[t.ContextChunk]:
+    def chat_with_context_stream(self, content: str, **sampling: Unpack[Sampling]) -> Iterator[t.ContextChunk]:
         """Like chat_with_context, streaming the reply's text; the last chunk carries the reply."""
         op = self._chat_with_context(content, sampling, stream=True)
         with map_errors():
@@ -302,11 +314,17 @@ class Client(BaseClient):
     def copy(self, src: str, dst: str, *, tree: str = "") -> t.FileInfo:
         return self._call(self._copy(src, dst, tree))
 
-    def file_history(self, path: str = "/", *, tree: str = "", limit: int = 100) -> list[t.FileVersion]:
-        """Versions of a file, or of everything under a directory, newest first."""
+    def file_history(
+        self, path: str = "/", *, tree: str = "", limit: int = 100
+    ) -> list[t.FileVersion] | list[t.FileChangeRecord]:
+        """Newest first: a file's versions (FileVersion), or a directory's changes (FileChangeRecord: one per
+        change, with the versions it made below the directory in `files`). Both have `change_id`, `op`,
+        `path`, `agent_id`, `detail` and `at`: `rollback("/", change_id=file_history("/")[1].change_id)` undoes
+        the latest change. `limit` counts rows (versions or changes)."""
         return self._call(self._file_history(path, tree, limit))
 
     def diff(self, path: str, from_version: int, to_version: int = 0, *, tree: str = "", context_lines: int = 3) -> str:
+        """A unified diff (`diff -u`, with its "\\ No newline at end of file"); to_version 0: the current one."""
         return self._call(self._diff(path, from_version, to_version, tree, context_lines))
 
     def rollback(
@@ -314,10 +332,13 @@ class Client(BaseClient):
         at: datetime | float | None = None,
     ) -> t.FileChange:  # fmt: skip
         """Restore a file to a version, or a file or directory tree to its state after a change or at a time.
-        The rollback is a new change, so it can be rolled back too."""
+        The rollback is a new change, so it can be rolled back too. FailedPrecondition when it is already in
+        that state (nothing would change, and nothing is recorded)."""
         return self._call(self._rollback(path, tree, version, change_id, at))
 
-    def retrieve(self, query: str, k: int = 5, *, tree: str = "", **filters: Any) -> list[t.FileHit]:
+    def retrieve(
+        self, query: str, k: int = 5, *, tree: str = "", **filters: Unpack[RetrieveFilters]
+    ) -> list[t.FileHit]:
         """Files by meaning and words, with their best passages. `filters`: path_prefix, glob, keywords
         (all must occur), mime_prefix, all_trees (search every tree you can read)."""
         return self._call(self._retrieve(query, k, tree, filters))
@@ -335,16 +356,27 @@ class Client(BaseClient):
     ) -> list[t.PassagePair]:
         return self._call(self._join_files(path_a, path_b, k, tree, tree_b))
 
-    def watch(self, path_prefix: str = "/", *, tree: str = "", timeout: float | None = None) -> Iterator[t.FileEvent]:
-        """Change events under `path_prefix` as they commit, until the iterator is closed or `timeout`."""
+    def watch(
+        self, path_prefix: str = "/", *, tree: str = "", timeout: float | None = None
+    ) -> Generator[t.FileEvent, None, None]:
+        """Change events under `path_prefix` (create, write, append, move, copy, delete, rollback, mkdir,
+        import) in the order they commit: `for event in client.watch("/inbox", timeout=60): ...`
+
+        Returns once the kernel has subscribed (its first message says so; this method consumes it), so every
+        change that commits after `watch()` returns is delivered: no need to wait before acting. A missing
+        tree or a bad prefix raises here.
+
+        The events have no end of their own: the iterator ends `timeout` seconds after the call, or when it
+        is closed (`.close()`); with `timeout=None` a loop over it waits for events until then."""
         op = self._watch(path_prefix, tree)
         call = op.method(op.request, metadata=self._metadata, timeout=timeout)
         try:
             with map_errors():
-                for event in call:
-                    yield op.parse(event)
-        finally:
+                next(call)  # the kernel's "subscribed" message
+        except BaseException:
             call.cancel()
+            raise
+        return _events(call, op.parse)
 
     def create_tree(self, name: str) -> t.FileTree:
         return self._call(self._create_tree(name))
@@ -372,3 +404,14 @@ class Client(BaseClient):
         with map_errors():
             for message in op.method(op.request, metadata=self._metadata, timeout=self.timeout):
                 yield op.parse(message)
+
+
+def _events(call: Any, parse: Callable[[Any], t.FileEvent]) -> Generator[t.FileEvent, None, None]:
+    try:
+        with map_errors():
+            for message in call:
+                yield parse(message)
+    except DeadlineExceeded:
+        return  # the caller's `timeout`: watching is over
+    finally:
+        call.cancel()

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 __all__ = [
     "FileChange",
+    "FileChangeRecord",
     "FileEvent",
     "FileGroup",
     "FileHit",
@@ -80,6 +81,9 @@ class Note:
     shared_with: list[str]
     retention: float
     """Retention on the forgetting curve when the note was read."""
+    user_fields: list[str] = field(default_factory=list)
+    """Which of keywords, context, tags, category the user set: the kernel's background jobs never rewrite
+    them (enrichment only fills what the user left empty)."""
 
 
 @dataclass(frozen=True)
@@ -167,6 +171,8 @@ class Syscall:
     started_at: datetime | None
     finished_at: datetime | None
     deadline: datetime | None
+    agent_name: str = ""
+    """"admin" for the admin's own syscalls; empty for an agent the kernel no longer knows."""
 
 
 @dataclass(frozen=True)
@@ -186,6 +192,7 @@ class AgentStats:
     mean_waiting_ms: float
     mean_turnaround_ms: float
     p95_turnaround_ms: float
+    agent_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -479,8 +486,9 @@ class FileInfo:
 
 @dataclass(frozen=True)
 class FileChange:
+    """What a delete or a rollback did: one change and the new versions it made."""
+
     change_id: int
-    """0: nothing needed to change."""
     files: list[FileInfo]
 
 
@@ -496,6 +504,24 @@ class FileVersion:
     agent_id: str
     detail: str
     at: datetime
+
+
+@dataclass(frozen=True)
+class FileChangeRecord:
+    """One change in a directory's history (`file_history` of a directory lists one per change)."""
+
+    change_id: int
+    """Pass it to `rollback(change_id=...)` to bring the directory back to its state right after this change."""
+    op: str
+    """What was done: write, append, delete, move, copy, rollback, mkdir or import."""
+    path: str
+    """The path it was done to (a move's destination, a rollback's target path)."""
+    agent_id: str
+    detail: str
+    """A rollback's target, e.g. "to change 12"."""
+    at: datetime
+    files: list[FileVersion]
+    """The versions it made below the directory asked about (a write can also create parent directories)."""
 
 
 @dataclass(frozen=True)

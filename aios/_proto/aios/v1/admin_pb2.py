@@ -25,15 +25,15 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13\x61ios/v1/admin.proto\x12\x07\x61ios.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x14\n\x12GetIdentityRequest\"<\n\x08Identity\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08is_admin\x18\x03 \x01(\x08\"\x92\x01\n\x05\x41gent\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12.\n\ncreated_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nrevoked_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07revoked\x18\x05 \x01(\x08\"\"\n\x12\x43reateAgentRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"C\n\x13\x43reateAgentResponse\x12\x1d\n\x05\x61gent\x18\x01 \x01(\x0b\x32\x0e.aios.v1.Agent\x12\r\n\x05token\x18\x02 \x01(\t\",\n\x11ListAgentsRequest\x12\x17\n\x0finclude_revoked\x18\x01 \x01(\x08\"4\n\x12ListAgentsResponse\x12\x1e\n\x06\x61gents\x18\x01 \x03(\x0b\x32\x0e.aios.v1.Agent\"&\n\x12RevokeAgentRequest\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\"\xcf\x02\n\x07Syscall\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x10\n\x08resource\x18\x04 \x01(\t\x12\x10\n\x08priority\x18\x05 \x01(\x05\x12,\n\x08\x64\x65\x61\x64line\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nstarted_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x66inished_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12&\n\x06status\x18\n \x01(\x0e\x32\x16.aios.v1.SyscallStatus\x12\r\n\x05\x65rror\x18\x0b \x01(\t\"6\n\x13ListSyscallsRequest\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\r\":\n\x14ListSyscallsResponse\x12\"\n\x08syscalls\x18\x01 \x03(\x0b\x32\x10.aios.v1.Syscall\"\x11\n\x0fGetStatsRequest\"b\n\nQueueStats\x12\x10\n\x08resource\x18\x01 \x01(\t\x12\x0e\n\x06queued\x18\x02 \x01(\r\x12\x0f\n\x07running\x18\x03 \x01(\r\x12\x10\n\x08\x63\x61pacity\x18\x04 \x01(\r\x12\x0f\n\x07workers\x18\x05 \x01(\r\"\x97\x01\n\x11\x41gentSyscallStats\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x10\n\x08syscalls\x18\x02 \x01(\x04\x12\x0e\n\x06\x66\x61iled\x18\x03 \x01(\x04\x12\x17\n\x0fmean_waiting_ms\x18\x04 \x01(\x01\x12\x1a\n\x12mean_turnaround_ms\x18\x05 \x01(\x01\x12\x19\n\x11p95_turnaround_ms\x18\x06 \x01(\x01\"\x9a\x01\n\x0bKernelStats\x12#\n\x06queues\x18\x01 \x03(\x0b\x32\x13.aios.v1.QueueStats\x12*\n\x06\x61gents\x18\x02 \x03(\x0b\x32\x1a.aios.v1.AgentSyscallStats\x12\r\n\x05notes\x18\x03 \x01(\x04\x12\x19\n\x11\x61gents_registered\x18\x04 \x01(\x04\x12\x10\n\x08uptime_s\x18\x05 \x01(\x01\"1\n\x0eReindexRequest\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\r\n\x05\x66iles\x18\x02 \x01(\x08\".\n\x0fReindexProgress\x12\x0c\n\x04\x64one\x18\x01 \x01(\x04\x12\r\n\x05total\x18\x02 \x01(\x04*\xd5\x01\n\rSyscallStatus\x12\x1e\n\x1aSYSCALL_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15SYSCALL_STATUS_QUEUED\x10\x01\x12\x1a\n\x16SYSCALL_STATUS_RUNNING\x10\x02\x12\x17\n\x13SYSCALL_STATUS_DONE\x10\x03\x12\x19\n\x15SYSCALL_STATUS_FAILED\x10\x04\x12\x1c\n\x18SYSCALL_STATUS_CANCELLED\x10\x05\x12\x1b\n\x17SYSCALL_STATUS_REJECTED\x10\x06\x32\xe3\x03\n\x0c\x41\x64minService\x12=\n\x0bGetIdentity\x12\x1b.aios.v1.GetIdentityRequest\x1a\x11.aios.v1.Identity\x12H\n\x0b\x43reateAgent\x12\x1b.aios.v1.CreateAgentRequest\x1a\x1c.aios.v1.CreateAgentResponse\x12\x45\n\nListAgents\x12\x1a.aios.v1.ListAgentsRequest\x1a\x1b.aios.v1.ListAgentsResponse\x12:\n\x0bRevokeAgent\x12\x1b.aios.v1.RevokeAgentRequest\x1a\x0e.aios.v1.Agent\x12K\n\x0cListSyscalls\x12\x1c.aios.v1.ListSyscallsRequest\x1a\x1d.aios.v1.ListSyscallsResponse\x12:\n\x08GetStats\x12\x18.aios.v1.GetStatsRequest\x1a\x14.aios.v1.KernelStats\x12>\n\x07Reindex\x12\x17.aios.v1.ReindexRequest\x1a\x18.aios.v1.ReindexProgress0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13\x61ios/v1/admin.proto\x12\x07\x61ios.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x14\n\x12GetIdentityRequest\"<\n\x08Identity\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08is_admin\x18\x03 \x01(\x08\"\x92\x01\n\x05\x41gent\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12.\n\ncreated_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nrevoked_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07revoked\x18\x05 \x01(\x08\"\"\n\x12\x43reateAgentRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"C\n\x13\x43reateAgentResponse\x12\x1d\n\x05\x61gent\x18\x01 \x01(\x0b\x32\x0e.aios.v1.Agent\x12\r\n\x05token\x18\x02 \x01(\t\",\n\x11ListAgentsRequest\x12\x17\n\x0finclude_revoked\x18\x01 \x01(\x08\"4\n\x12ListAgentsResponse\x12\x1e\n\x06\x61gents\x18\x01 \x03(\x0b\x32\x0e.aios.v1.Agent\"&\n\x12RevokeAgentRequest\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\"\'\n\x13ReissueTokenRequest\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\"D\n\x14ReissueTokenResponse\x12\x1d\n\x05\x61gent\x18\x01 \x01(\x0b\x32\x0e.aios.v1.Agent\x12\r\n\x05token\x18\x02 \x01(\t\"\xe3\x02\n\x07Syscall\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x10\n\x08resource\x18\x04 \x01(\t\x12\x10\n\x08priority\x18\x05 \x01(\x05\x12,\n\x08\x64\x65\x61\x64line\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nstarted_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x66inished_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12&\n\x06status\x18\n \x01(\x0e\x32\x16.aios.v1.SyscallStatus\x12\r\n\x05\x65rror\x18\x0b \x01(\t\x12\x12\n\nagent_name\x18\x0c \x01(\t\"6\n\x13ListSyscallsRequest\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\r\":\n\x14ListSyscallsResponse\x12\"\n\x08syscalls\x18\x01 \x03(\x0b\x32\x10.aios.v1.Syscall\"\x11\n\x0fGetStatsRequest\"b\n\nQueueStats\x12\x10\n\x08resource\x18\x01 \x01(\t\x12\x0e\n\x06queued\x18\x02 \x01(\r\x12\x0f\n\x07running\x18\x03 \x01(\r\x12\x10\n\x08\x63\x61pacity\x18\x04 \x01(\r\x12\x0f\n\x07workers\x18\x05 \x01(\r\"\xab\x01\n\x11\x41gentSyscallStats\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x10\n\x08syscalls\x18\x02 \x01(\x04\x12\x0e\n\x06\x66\x61iled\x18\x03 \x01(\x04\x12\x17\n\x0fmean_waiting_ms\x18\x04 \x01(\x01\x12\x1a\n\x12mean_turnaround_ms\x18\x05 \x01(\x01\x12\x19\n\x11p95_turnaround_ms\x18\x06 \x01(\x01\x12\x12\n\nagent_name\x18\x07 \x01(\t\"\x9a\x01\n\x0bKernelStats\x12#\n\x06queues\x18\x01 \x03(\x0b\x32\x13.aios.v1.QueueStats\x12*\n\x06\x61gents\x18\x02 \x03(\x0b\x32\x1a.aios.v1.AgentSyscallStats\x12\r\n\x05notes\x18\x03 \x01(\x04\x12\x19\n\x11\x61gents_registered\x18\x04 \x01(\x04\x12\x10\n\x08uptime_s\x18\x05 \x01(\x01\"1\n\x0eReindexRequest\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\r\n\x05\x66iles\x18\x02 \x01(\x08\".\n\x0fReindexProgress\x12\x0c\n\x04\x64one\x18\x01 \x01(\x04\x12\r\n\x05total\x18\x02 \x01(\x04*\xd5\x01\n\rSyscallStatus\x12\x1e\n\x1aSYSCALL_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15SYSCALL_STATUS_QUEUED\x10\x01\x12\x1a\n\x16SYSCALL_STATUS_RUNNING\x10\x02\x12\x17\n\x13SYSCALL_STATUS_DONE\x10\x03\x12\x19\n\x15SYSCALL_STATUS_FAILED\x10\x04\x12\x1c\n\x18SYSCALL_STATUS_CANCELLED\x10\x05\x12\x1b\n\x17SYSCALL_STATUS_REJECTED\x10\x06\x32\xb0\x04\n\x0c\x41\x64minService\x12=\n\x0bGetIdentity\x12\x1b.aios.v1.GetIdentityRequest\x1a\x11.aios.v1.Identity\x12H\n\x0b\x43reateAgent\x12\x1b.aios.v1.CreateAgentRequest\x1a\x1c.aios.v1.CreateAgentResponse\x12\x45\n\nListAgents\x12\x1a.aios.v1.ListAgentsRequest\x1a\x1b.aios.v1.ListAgentsResponse\x12:\n\x0bRevokeAgent\x12\x1b.aios.v1.RevokeAgentRequest\x1a\x0e.aios.v1.Agent\x12K\n\x0cReissueToken\x12\x1c.aios.v1.ReissueTokenRequest\x1a\x1d.aios.v1.ReissueTokenResponse\x12K\n\x0cListSyscalls\x12\x1c.aios.v1.ListSyscallsRequest\x1a\x1d.aios.v1.ListSyscallsResponse\x12:\n\x08GetStats\x12\x18.aios.v1.GetStatsRequest\x1a\x14.aios.v1.KernelStats\x12>\n\x07Reindex\x12\x17.aios.v1.ReindexRequest\x1a\x18.aios.v1.ReindexProgress0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'aios.v1.admin_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SYSCALLSTATUS']._serialized_start=1527
-  _globals['_SYSCALLSTATUS']._serialized_end=1740
+  _globals['_SYSCALLSTATUS']._serialized_start=1678
+  _globals['_SYSCALLSTATUS']._serialized_end=1891
   _globals['_GETIDENTITYREQUEST']._serialized_start=65
   _globals['_GETIDENTITYREQUEST']._serialized_end=85
   _globals['_IDENTITY']._serialized_start=87
@@ -50,24 +50,28 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTAGENTSRESPONSE']._serialized_end=501
   _globals['_REVOKEAGENTREQUEST']._serialized_start=503
   _globals['_REVOKEAGENTREQUEST']._serialized_end=541
-  _globals['_SYSCALL']._serialized_start=544
-  _globals['_SYSCALL']._serialized_end=879
-  _globals['_LISTSYSCALLSREQUEST']._serialized_start=881
-  _globals['_LISTSYSCALLSREQUEST']._serialized_end=935
-  _globals['_LISTSYSCALLSRESPONSE']._serialized_start=937
-  _globals['_LISTSYSCALLSRESPONSE']._serialized_end=995
-  _globals['_GETSTATSREQUEST']._serialized_start=997
-  _globals['_GETSTATSREQUEST']._serialized_end=1014
-  _globals['_QUEUESTATS']._serialized_start=1016
-  _globals['_QUEUESTATS']._serialized_end=1114
-  _globals['_AGENTSYSCALLSTATS']._serialized_start=1117
-  _globals['_AGENTSYSCALLSTATS']._serialized_end=1268
-  _globals['_KERNELSTATS']._serialized_start=1271
-  _globals['_KERNELSTATS']._serialized_end=1425
-  _globals['_REINDEXREQUEST']._serialized_start=1427
-  _globals['_REINDEXREQUEST']._serialized_end=1476
-  _globals['_REINDEXPROGRESS']._serialized_start=1478
-  _globals['_REINDEXPROGRESS']._serialized_end=1524
-  _globals['_ADMINSERVICE']._serialized_start=1743
-  _globals['_ADMINSERVICE']._serialized_end=2226
+  _globals['_REISSUETOKENREQUEST']._serialized_start=543
+  _globals['_REISSUETOKENREQUEST']._serialized_end=582
+  _globals['_REISSUETOKENRESPONSE']._serialized_start=584
+  _globals['_REISSUETOKENRESPONSE']._serialized_end=652
+  _globals['_SYSCALL']._serialized_start=655
+  _globals['_SYSCALL']._serialized_end=1010
+  _globals['_LISTSYSCALLSREQUEST']._serialized_start=1012
+  _globals['_LISTSYSCALLSREQUEST']._serialized_end=1066
+  _globals['_LISTSYSCALLSRESPONSE']._serialized_start=1068
+  _globals['_LISTSYSCALLSRESPONSE']._serialized_end=1126
+  _globals['_GETSTATSREQUEST']._serialized_start=1128
+  _globals['_GETSTATSREQUEST']._serialized_end=1145
+  _globals['_QUEUESTATS']._serialized_start=1147
+  _globals['_QUEUESTATS']._serialized_end=1245
+  _globals['_AGENTSYSCALLSTATS']._serialized_start=1248
+  _globals['_AGENTSYSCALLSTATS']._serialized_end=1419
+  _globals['_KERNELSTATS']._serialized_start=1422
+  _globals['_KERNELSTATS']._serialized_end=1576
+  _globals['_REINDEXREQUEST']._serialized_start=1578
+  _globals['_REINDEXREQUEST']._serialized_end=1627
+  _globals['_REINDEXPROGRESS']._serialized_start=1629
+  _globals['_REINDEXPROGRESS']._serialized_end=1675
+  _globals['_ADMINSERVICE']._serialized_start=1894
+  _globals['_ADMINSERVICE']._serialized_end=2454
 # @@protoc_insertion_point(module_scope)

@@ -87,8 +87,22 @@ class RevokeAgentRequest(_message.Message):
     agent_id: str
     def __init__(self, agent_id: _Optional[str] = ...) -> None: ...
 
+class ReissueTokenRequest(_message.Message):
+    __slots__ = ("agent_id",)
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    agent_id: str
+    def __init__(self, agent_id: _Optional[str] = ...) -> None: ...
+
+class ReissueTokenResponse(_message.Message):
+    __slots__ = ("agent", "token")
+    AGENT_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    agent: Agent
+    token: str
+    def __init__(self, agent: _Optional[_Union[Agent, _Mapping]] = ..., token: _Optional[str] = ...) -> None: ...
+
 class Syscall(_message.Message):
-    __slots__ = ("id", "agent_id", "kind", "resource", "priority", "deadline", "created_at", "started_at", "finished_at", "status", "error")
+    __slots__ = ("id", "agent_id", "kind", "resource", "priority", "deadline", "created_at", "started_at", "finished_at", "status", "error", "agent_name")
     ID_FIELD_NUMBER: _ClassVar[int]
     AGENT_ID_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
@@ -100,6 +114,7 @@ class Syscall(_message.Message):
     FINISHED_AT_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    AGENT_NAME_FIELD_NUMBER: _ClassVar[int]
     id: int
     agent_id: str
     kind: str
@@ -111,7 +126,8 @@ class Syscall(_message.Message):
     finished_at: _timestamp_pb2.Timestamp
     status: SyscallStatus
     error: str
-    def __init__(self, id: _Optional[int] = ..., agent_id: _Optional[str] = ..., kind: _Optional[str] = ..., resource: _Optional[str] = ..., priority: _Optional[int] = ..., deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., status: _Optional[_Union[SyscallStatus, str]] = ..., error: _Optional[str] = ...) -> None: ...
+    agent_name: str
+    def __init__(self, id: _Optional[int] = ..., agent_id: _Optional[str] = ..., kind: _Optional[str] = ..., resource: _Optional[str] = ..., priority: _Optional[int] = ..., deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., status: _Optional[_Union[SyscallStatus, str]] = ..., error: _Optional[str] = ..., agent_name: _Optional[str] = ...) -> None: ...
 
 class ListSyscallsRequest(_message.Message):
     __slots__ = ("agent_id", "limit")
@@ -146,20 +162,22 @@ class QueueStats(_message.Message):
     def __init__(self, resource: _Optional[str] = ..., queued: _Optional[int] = ..., running: _Optional[int] = ..., capacity: _Optional[int] = ..., workers: _Optional[int] = ...) -> None: ...
 
 class AgentSyscallStats(_message.Message):
-    __slots__ = ("agent_id", "syscalls", "failed", "mean_waiting_ms", "mean_turnaround_ms", "p95_turnaround_ms")
+    __slots__ = ("agent_id", "syscalls", "failed", "mean_waiting_ms", "mean_turnaround_ms", "p95_turnaround_ms", "agent_name")
     AGENT_ID_FIELD_NUMBER: _ClassVar[int]
     SYSCALLS_FIELD_NUMBER: _ClassVar[int]
     FAILED_FIELD_NUMBER: _ClassVar[int]
     MEAN_WAITING_MS_FIELD_NUMBER: _ClassVar[int]
     MEAN_TURNAROUND_MS_FIELD_NUMBER: _ClassVar[int]
     P95_TURNAROUND_MS_FIELD_NUMBER: _ClassVar[int]
+    AGENT_NAME_FIELD_NUMBER: _ClassVar[int]
     agent_id: str
     syscalls: int
     failed: int
     mean_waiting_ms: float
     mean_turnaround_ms: float
     p95_turnaround_ms: float
-    def __init__(self, agent_id: _Optional[str] = ..., syscalls: _Optional[int] = ..., failed: _Optional[int] = ..., mean_waiting_ms: _Optional[float] = ..., mean_turnaround_ms: _Optional[float] = ..., p95_turnaround_ms: _Optional[float] = ...) -> None: ...
+    agent_name: str
+    def __init__(self, agent_id: _Optional[str] = ..., syscalls: _Optional[int] = ..., failed: _Optional[int] = ..., mean_waiting_ms: _Optional[float] = ..., mean_turnaround_ms: _Optional[float] = ..., p95_turnaround_ms: _Optional[float] = ..., agent_name: _Optional[str] = ...) -> None: ...
 
 class KernelStats(_message.Message):
     __slots__ = ("queues", "agents", "notes", "agents_registered", "uptime_s")

@@ -55,6 +55,11 @@ class AdminServiceStub:
                 request_serializer=aios_dot_v1_dot_admin__pb2.RevokeAgentRequest.SerializeToString,
                 response_deserializer=aios_dot_v1_dot_admin__pb2.Agent.FromString,
                 _registered_method=True)
+        self.ReissueToken = channel.unary_unary(
+                '/aios.v1.AdminService/ReissueToken',
+                request_serializer=aios_dot_v1_dot_admin__pb2.ReissueTokenRequest.SerializeToString,
+                response_deserializer=aios_dot_v1_dot_admin__pb2.ReissueTokenResponse.FromString,
+                _registered_method=True)
         self.ListSyscalls = channel.unary_unary(
                 '/aios.v1.AdminService/ListSyscalls',
                 request_serializer=aios_dot_v1_dot_admin__pb2.ListSyscallsRequest.SerializeToString,
@@ -103,6 +108,14 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReissueToken(self, request, context):
+        """Issues a new token for an active agent (e.g. a lost one); the old token is refused from then on.
+        The new token is shown once and stored only as a hash.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListSyscalls(self, request, context):
         """The syscall table: running, queued and recently finished syscalls.
         """
@@ -146,6 +159,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.RevokeAgent,
                     request_deserializer=aios_dot_v1_dot_admin__pb2.RevokeAgentRequest.FromString,
                     response_serializer=aios_dot_v1_dot_admin__pb2.Agent.SerializeToString,
+            ),
+            'ReissueToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReissueToken,
+                    request_deserializer=aios_dot_v1_dot_admin__pb2.ReissueTokenRequest.FromString,
+                    response_serializer=aios_dot_v1_dot_admin__pb2.ReissueTokenResponse.SerializeToString,
             ),
             'ListSyscalls': grpc.unary_unary_rpc_method_handler(
                     servicer.ListSyscalls,
@@ -272,6 +290,33 @@ class AdminService:
             '/aios.v1.AdminService/RevokeAgent',
             aios_dot_v1_dot_admin__pb2.RevokeAgentRequest.SerializeToString,
             aios_dot_v1_dot_admin__pb2.Agent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReissueToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aios.v1.AdminService/ReissueToken',
+            aios_dot_v1_dot_admin__pb2.ReissueTokenRequest.SerializeToString,
+            aios_dot_v1_dot_admin__pb2.ReissueTokenResponse.FromString,
             options,
             channel_credentials,
             insecure,

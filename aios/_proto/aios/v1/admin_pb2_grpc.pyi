@@ -40,6 +40,10 @@ class AdminServiceStub:
     ListAgents: _grpc.UnaryUnaryMultiCallable[_admin_pb2.ListAgentsRequest, _admin_pb2.ListAgentsResponse]
     RevokeAgent: _grpc.UnaryUnaryMultiCallable[_admin_pb2.RevokeAgentRequest, _admin_pb2.Agent]
     """Revokes an agent's token at once. Its data is kept."""
+    ReissueToken: _grpc.UnaryUnaryMultiCallable[_admin_pb2.ReissueTokenRequest, _admin_pb2.ReissueTokenResponse]
+    """Issues a new token for an active agent (e.g. a lost one); the old token is refused from then on.
+    The new token is shown once and stored only as a hash.
+    """
     ListSyscalls: _grpc.UnaryUnaryMultiCallable[_admin_pb2.ListSyscallsRequest, _admin_pb2.ListSyscallsResponse]
     """The syscall table: running, queued and recently finished syscalls."""
     GetStats: _grpc.UnaryUnaryMultiCallable[_admin_pb2.GetStatsRequest, _admin_pb2.KernelStats]
@@ -59,6 +63,10 @@ class AdminServiceAsyncStub(AdminServiceStub):
     ListAgents: _aio.UnaryUnaryMultiCallable[_admin_pb2.ListAgentsRequest, _admin_pb2.ListAgentsResponse]  # type: ignore[assignment]
     RevokeAgent: _aio.UnaryUnaryMultiCallable[_admin_pb2.RevokeAgentRequest, _admin_pb2.Agent]  # type: ignore[assignment]
     """Revokes an agent's token at once. Its data is kept."""
+    ReissueToken: _aio.UnaryUnaryMultiCallable[_admin_pb2.ReissueTokenRequest, _admin_pb2.ReissueTokenResponse]  # type: ignore[assignment]
+    """Issues a new token for an active agent (e.g. a lost one); the old token is refused from then on.
+    The new token is shown once and stored only as a hash.
+    """
     ListSyscalls: _aio.UnaryUnaryMultiCallable[_admin_pb2.ListSyscallsRequest, _admin_pb2.ListSyscallsResponse]  # type: ignore[assignment]
     """The syscall table: running, queued and recently finished syscalls."""
     GetStats: _aio.UnaryUnaryMultiCallable[_admin_pb2.GetStatsRequest, _admin_pb2.KernelStats]  # type: ignore[assignment]
@@ -99,6 +107,16 @@ class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_admin_pb2.Agent, _abc.Awaitable[_admin_pb2.Agent]]:
         """Revokes an agent's token at once. Its data is kept."""
+
+    @_abc_1.abstractmethod
+    def ReissueToken(
+        self,
+        request: _admin_pb2.ReissueTokenRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_pb2.ReissueTokenResponse, _abc.Awaitable[_admin_pb2.ReissueTokenResponse]]:
+        """Issues a new token for an active agent (e.g. a lost one); the old token is refused from then on.
+        The new token is shown once and stored only as a hash.
+        """
 
     @_abc_1.abstractmethod
     def ListSyscalls(

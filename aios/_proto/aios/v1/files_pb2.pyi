@@ -201,10 +201,32 @@ class FileHistoryRequest(_message.Message):
     def __init__(self, tree: _Optional[str] = ..., path: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
 
 class FileHistoryResponse(_message.Message):
-    __slots__ = ("versions",)
+    __slots__ = ("versions", "changes", "is_dir")
     VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    CHANGES_FIELD_NUMBER: _ClassVar[int]
+    IS_DIR_FIELD_NUMBER: _ClassVar[int]
     versions: _containers.RepeatedCompositeFieldContainer[FileVersion]
-    def __init__(self, versions: _Optional[_Iterable[_Union[FileVersion, _Mapping]]] = ...) -> None: ...
+    changes: _containers.RepeatedCompositeFieldContainer[ChangeRecord]
+    is_dir: bool
+    def __init__(self, versions: _Optional[_Iterable[_Union[FileVersion, _Mapping]]] = ..., changes: _Optional[_Iterable[_Union[ChangeRecord, _Mapping]]] = ..., is_dir: _Optional[bool] = ...) -> None: ...
+
+class ChangeRecord(_message.Message):
+    __slots__ = ("change_id", "op", "path", "agent_id", "detail", "at", "files")
+    CHANGE_ID_FIELD_NUMBER: _ClassVar[int]
+    OP_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    FILES_FIELD_NUMBER: _ClassVar[int]
+    change_id: int
+    op: str
+    path: str
+    agent_id: str
+    detail: str
+    at: _timestamp_pb2.Timestamp
+    files: _containers.RepeatedCompositeFieldContainer[FileVersion]
+    def __init__(self, change_id: _Optional[int] = ..., op: _Optional[str] = ..., path: _Optional[str] = ..., agent_id: _Optional[str] = ..., detail: _Optional[str] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., files: _Optional[_Iterable[_Union[FileVersion, _Mapping]]] = ...) -> None: ...
 
 class DiffRequest(_message.Message):
     __slots__ = ("tree", "path", "from_version", "to_version", "context_lines")

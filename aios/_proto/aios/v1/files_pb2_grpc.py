@@ -239,20 +239,22 @@ class FileServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def History(self, request, context):
-        """Versions of a file, or of every file under a directory, newest first.
+        """A file's versions, or the changes made under a directory (one per change, with its files), newest first.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def Diff(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """A unified diff, marking a missing final newline as `diff -u` does ("\\ No newline at end of file").
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def Rollback(self, request, context):
         """Restores a file or a whole tree to a version, a change or a point in time, as a new change.
+        FAILED_PRECONDITION when it is already in that state (nothing would change).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -283,7 +285,8 @@ class FileServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Watch(self, request, context):
-        """Change events under a path prefix, as they commit, until the caller cancels.
+        """Change events under a path prefix, as they commit, until the caller cancels. The first message is an
+        event with op "subscribed": every change that commits after it is delivered.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -53,16 +53,21 @@ class FileServiceStub:
     Move: _grpc.UnaryUnaryMultiCallable[_files_pb2.MoveRequest, _files_pb2.FileInfo]
     Copy: _grpc.UnaryUnaryMultiCallable[_files_pb2.CopyRequest, _files_pb2.FileInfo]
     History: _grpc.UnaryUnaryMultiCallable[_files_pb2.FileHistoryRequest, _files_pb2.FileHistoryResponse]
-    """Versions of a file, or of every file under a directory, newest first."""
+    """A file's versions, or the changes made under a directory (one per change, with its files), newest first."""
     Diff: _grpc.UnaryUnaryMultiCallable[_files_pb2.DiffRequest, _files_pb2.DiffResponse]
+    """A unified diff, marking a missing final newline as `diff -u` does ("\\\\ No newline at end of file")."""
     Rollback: _grpc.UnaryUnaryMultiCallable[_files_pb2.RollbackRequest, _files_pb2.ChangeResponse]
-    """Restores a file or a whole tree to a version, a change or a point in time, as a new change."""
+    """Restores a file or a whole tree to a version, a change or a point in time, as a new change.
+    FAILED_PRECONDITION when it is already in that state (nothing would change).
+    """
     Retrieve: _grpc.UnaryUnaryMultiCallable[_files_pb2.RetrieveRequest, _files_pb2.RetrieveResponse]
     Summarize: _grpc.UnaryUnaryMultiCallable[_files_pb2.SummarizeRequest, _files_pb2.Summary]
     GroupBy: _grpc.UnaryUnaryMultiCallable[_files_pb2.GroupByRequest, _files_pb2.GroupByResponse]
     Join: _grpc.UnaryUnaryMultiCallable[_files_pb2.JoinRequest, _files_pb2.JoinResponse]
     Watch: _grpc.UnaryStreamMultiCallable[_files_pb2.WatchRequest, _files_pb2.FileEvent]
-    """Change events under a path prefix, as they commit, until the caller cancels."""
+    """Change events under a path prefix, as they commit, until the caller cancels. The first message is an
+    event with op "subscribed": every change that commits after it is delivered.
+    """
     CreateTree: _grpc.UnaryUnaryMultiCallable[_files_pb2.CreateTreeRequest, _files_pb2.Tree]
     Grant: _grpc.UnaryUnaryMultiCallable[_files_pb2.GrantRequest, _files_pb2.Tree]
     ListTrees: _grpc.UnaryUnaryMultiCallable[_files_pb2.ListTreesRequest, _files_pb2.ListTreesResponse]
@@ -94,16 +99,21 @@ class FileServiceAsyncStub(FileServiceStub):
     Move: _aio.UnaryUnaryMultiCallable[_files_pb2.MoveRequest, _files_pb2.FileInfo]  # type: ignore[assignment]
     Copy: _aio.UnaryUnaryMultiCallable[_files_pb2.CopyRequest, _files_pb2.FileInfo]  # type: ignore[assignment]
     History: _aio.UnaryUnaryMultiCallable[_files_pb2.FileHistoryRequest, _files_pb2.FileHistoryResponse]  # type: ignore[assignment]
-    """Versions of a file, or of every file under a directory, newest first."""
+    """A file's versions, or the changes made under a directory (one per change, with its files), newest first."""
     Diff: _aio.UnaryUnaryMultiCallable[_files_pb2.DiffRequest, _files_pb2.DiffResponse]  # type: ignore[assignment]
+    """A unified diff, marking a missing final newline as `diff -u` does ("\\\\ No newline at end of file")."""
     Rollback: _aio.UnaryUnaryMultiCallable[_files_pb2.RollbackRequest, _files_pb2.ChangeResponse]  # type: ignore[assignment]
-    """Restores a file or a whole tree to a version, a change or a point in time, as a new change."""
+    """Restores a file or a whole tree to a version, a change or a point in time, as a new change.
+    FAILED_PRECONDITION when it is already in that state (nothing would change).
+    """
     Retrieve: _aio.UnaryUnaryMultiCallable[_files_pb2.RetrieveRequest, _files_pb2.RetrieveResponse]  # type: ignore[assignment]
     Summarize: _aio.UnaryUnaryMultiCallable[_files_pb2.SummarizeRequest, _files_pb2.Summary]  # type: ignore[assignment]
     GroupBy: _aio.UnaryUnaryMultiCallable[_files_pb2.GroupByRequest, _files_pb2.GroupByResponse]  # type: ignore[assignment]
     Join: _aio.UnaryUnaryMultiCallable[_files_pb2.JoinRequest, _files_pb2.JoinResponse]  # type: ignore[assignment]
     Watch: _aio.UnaryStreamMultiCallable[_files_pb2.WatchRequest, _files_pb2.FileEvent]  # type: ignore[assignment]
-    """Change events under a path prefix, as they commit, until the caller cancels."""
+    """Change events under a path prefix, as they commit, until the caller cancels. The first message is an
+    event with op "subscribed": every change that commits after it is delivered.
+    """
     CreateTree: _aio.UnaryUnaryMultiCallable[_files_pb2.CreateTreeRequest, _files_pb2.Tree]  # type: ignore[assignment]
     Grant: _aio.UnaryUnaryMultiCallable[_files_pb2.GrantRequest, _files_pb2.Tree]  # type: ignore[assignment]
     ListTrees: _aio.UnaryUnaryMultiCallable[_files_pb2.ListTreesRequest, _files_pb2.ListTreesResponse]  # type: ignore[assignment]
@@ -204,14 +214,15 @@ class FileServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _files_pb2.FileHistoryRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_files_pb2.FileHistoryResponse, _abc.Awaitable[_files_pb2.FileHistoryResponse]]:
-        """Versions of a file, or of every file under a directory, newest first."""
+        """A file's versions, or the changes made under a directory (one per change, with its files), newest first."""
 
     @_abc_1.abstractmethod
     def Diff(
         self,
         request: _files_pb2.DiffRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_files_pb2.DiffResponse, _abc.Awaitable[_files_pb2.DiffResponse]]: ...
+    ) -> _typing.Union[_files_pb2.DiffResponse, _abc.Awaitable[_files_pb2.DiffResponse]]:
+        """A unified diff, marking a missing final newline as `diff -u` does ("\\\\ No newline at end of file")."""
 
     @_abc_1.abstractmethod
     def Rollback(
@@ -219,7 +230,9 @@ class FileServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _files_pb2.RollbackRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_files_pb2.ChangeResponse, _abc.Awaitable[_files_pb2.ChangeResponse]]:
-        """Restores a file or a whole tree to a version, a change or a point in time, as a new change."""
+        """Restores a file or a whole tree to a version, a change or a point in time, as a new change.
+        FAILED_PRECONDITION when it is already in that state (nothing would change).
+        """
 
     @_abc_1.abstractmethod
     def Retrieve(
@@ -255,7 +268,9 @@ class FileServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _files_pb2.WatchRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_files_pb2.FileEvent], _abc.AsyncIterator[_files_pb2.FileEvent]]:
-        """Change events under a path prefix, as they commit, until the caller cancels."""
+        """Change events under a path prefix, as they commit, until the caller cancels. The first message is an
+        event with op "subscribed": every change that commits after it is delivered.
+        """
 
     @_abc_1.abstractmethod
     def CreateTree(

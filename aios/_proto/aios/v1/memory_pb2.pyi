@@ -10,7 +10,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Note(_message.Message):
-    __slots__ = ("id", "agent_id", "content", "metadata", "created_at", "keywords", "context", "tags", "category", "event_at", "last_accessed", "access_count", "strength_s", "importance", "pinned", "archived_at", "enrichment", "version", "shared_with", "retention")
+    __slots__ = ("id", "agent_id", "content", "metadata", "created_at", "keywords", "context", "tags", "category", "event_at", "last_accessed", "access_count", "strength_s", "importance", "pinned", "archived_at", "enrichment", "version", "shared_with", "retention", "user_fields")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -38,6 +38,7 @@ class Note(_message.Message):
     VERSION_FIELD_NUMBER: _ClassVar[int]
     SHARED_WITH_FIELD_NUMBER: _ClassVar[int]
     RETENTION_FIELD_NUMBER: _ClassVar[int]
+    USER_FIELDS_FIELD_NUMBER: _ClassVar[int]
     id: str
     agent_id: str
     content: str
@@ -58,7 +59,8 @@ class Note(_message.Message):
     version: int
     shared_with: _containers.RepeatedScalarFieldContainer[str]
     retention: float
-    def __init__(self, id: _Optional[str] = ..., agent_id: _Optional[str] = ..., content: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., keywords: _Optional[_Iterable[str]] = ..., context: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., category: _Optional[str] = ..., event_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_accessed: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., access_count: _Optional[int] = ..., strength_s: _Optional[float] = ..., importance: _Optional[float] = ..., pinned: _Optional[bool] = ..., archived_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., enrichment: _Optional[str] = ..., version: _Optional[int] = ..., shared_with: _Optional[_Iterable[str]] = ..., retention: _Optional[float] = ...) -> None: ...
+    user_fields: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, id: _Optional[str] = ..., agent_id: _Optional[str] = ..., content: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., keywords: _Optional[_Iterable[str]] = ..., context: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., category: _Optional[str] = ..., event_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_accessed: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., access_count: _Optional[int] = ..., strength_s: _Optional[float] = ..., importance: _Optional[float] = ..., pinned: _Optional[bool] = ..., archived_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., enrichment: _Optional[str] = ..., version: _Optional[int] = ..., shared_with: _Optional[_Iterable[str]] = ..., retention: _Optional[float] = ..., user_fields: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class NewNote(_message.Message):
     __slots__ = ("content", "metadata", "keywords", "context", "tags", "category", "event_at", "importance", "pinned", "share_with")
