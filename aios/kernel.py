@@ -152,7 +152,9 @@ class Kernel:
         if not self.llm.available:
             return f"LLM unavailable ({self.llm.unavailable_reason})"
         info = self.llm.info()
-        return f"LLM backend {info.backend}, model {info.model}"
+        enrichment = "on" if self.memory.enrichment_running else "off"
+        return (f"LLM backend {info.backend}, model {info.model}, note enrichment {enrichment} "
+                f"(llm_enrichment = {self.config.llm_enrichment})")  # fmt: skip
 
     def _write_address(self) -> None:
         path = self.config.data_dir / ADDRESS_FILE

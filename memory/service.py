@@ -118,6 +118,10 @@ class MemoryService(NoteSearch):
         """Stop the search helper threads, once nothing searches any more (a search after this fails)."""
         self._search_pool.shutdown(wait=True)
 
+    @property
+    def enrichment_running(self) -> bool:
+        return self._enricher is not None
+
     def enrichment_backlog(self) -> int:
         return self._enricher.pending() if self._enricher else 0
 
