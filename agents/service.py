@@ -64,6 +64,7 @@ class AgentService:
         # change must not put the old token back into the cache after it.
         self._generation = 0
         self._lock = threading.Lock()
+        self._forget_listeners: list[Callable[[str], None]] = []
 
     def ensure_admin_token(self, path: Path) -> str:
         """The admin token from `path`, created (mode 0600) and registered on first start."""
@@ -157,10 +158,23 @@ class AgentService:
         with self._engine.connect() as conn:
             return {row.id: row.name for row in conn.execute(sa.select(agents.c.id, agents.c.name))}
 
+    def on_token_invalid(self, listener: Callable[[str], None]) -> None:
+        """`listener(agent_id)` runs when an agent's token stops being valid (revoke, reissue), after `generation`
+        has moved on: the syscall layer ends that agent's open streams with it."""
+        self._forget_listeners.append(listener)
+
+    @property
+    def generation(self) -> int:
+        """Moves on whenever a token stops being valid."""
+        with self._lock:
+            return self._generation
+
     def _forget(self, agent_id: str) -> None:
         with self._lock:
             self._generation += 1
             self._cache = {h: p for h, p in self._cache.items() if p.agent_id != agent_id}
+        for listener in self._forget_listeners:
+            listener(agent_id)
 
     def cached(self, token: str) -> Principal | None:
         """The principal for a token seen before, without touching the database."""

@@ -223,5 +223,37 @@ def timeline(path: Path, last_s: float, target: str | None, token: str | None, d
     click.echo(f"wrote {path} ({n} slices)")
 
 
+@admin.command()
+@_DATA_DIR
+@click.option("--config", "config_file", envvar="AIOS_CONFIG", type=click.Path(dir_okay=False, path_type=Path),
+              help="TOML config file [env AIOS_CONFIG; default <data-dir>/aios.toml].")  # fmt: skip
+def doctor(data_dir: Path | None, config_file: Path | None) -> None:
+    """List what start-up repair quarantined: kept in the database, skipped at each start, never deleted.
+
+    It reads the kernel's database directly (running or not: a kernel that cannot start is when it matters).
+    """
+    import sqlalchemy as sa
+
+    from aios._db import create_engine
+    from memory.context.service import quarantined
+
+    try:
+        config = load_config(config_file, data_dir=data_dir)
+    except AiosError as exc:
+        raise click.ClickException(exc.message) from None
+    if not config.data_dir.is_dir():
+        raise click.ClickException(f"no data directory {config.data_dir}")
+    engine = create_engine(config.sqlalchemy_url)
+    try:
+        items = quarantined(engine) if sa.inspect(engine).has_table("ctx_quarantine") else []
+    finally:
+        engine.dispose()
+    if not items:
+        click.echo("nothing quarantined")
+    for q in items:
+        at = datetime.fromtimestamp(q.at, UTC).isoformat(timespec="seconds")
+        click.echo(f"quarantined {at}: context message {q.message_id} of agent {q.agent_id}: {q.reason}")
+
+
 if __name__ == "__main__":
     main()

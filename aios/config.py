@@ -49,6 +49,8 @@ class LimitsConfig:
     """Largest k a search may ask for."""
     max_metadata_entries: int = 64
     """Most metadata keys on one note."""
+    max_streams_per_agent: int = 8
+    """Streaming calls (watch, chat_stream, read/write streams ...) one agent may have open at once."""
 
 
 @dataclass(frozen=True)

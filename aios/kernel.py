@@ -207,7 +207,7 @@ class Kernel:
         self._queues = {name: ResourceQueue(name, q.capacity, q.workers, self.table) for name, q in cfg.queues.items()}
         for queue in self._queues.values():
             queue.start()
-        runtime = SyscallRuntime(self.agents, self.table, self._queues)
+        runtime = SyscallRuntime(self.agents, self.table, self._queues, cfg.limits.max_streams_per_agent)
         servicers = [
             AdminServicer(runtime, self.agents, self.memory, self.files),
             MemoryServicer(runtime, self.memory),

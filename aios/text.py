@@ -10,7 +10,11 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-__all__ = ["STOPWORDS", "context_of", "keywords_of", "tags_of", "words"]
+__all__ = ["MAX_TERM", "STOPWORDS", "context_of", "keywords_of", "tags_of", "words"]
+
+MAX_TERM = 64
+"""The longest keyword or tag a note may hold: the write check (memory/service.py) and extraction share it, so an
+extracted term (a pasted checksum is one long "word") never makes a note that the check refuses."""
 
 STOPWORDS = frozenset(
     """
@@ -49,7 +53,7 @@ def keywords_of(text: str, limit: int = 8) -> list[str]:
         if c > 1:
             a, b = phrase.split()
             scored[phrase] = (scored[a] + scored[b]) * 0.75
-    ranked = sorted(scored, key=lambda w: (-scored[w], w))
+    ranked = sorted((w for w in scored if len(w) <= MAX_TERM), key=lambda w: (-scored[w], w))
     return ranked[:limit]
 
 

@@ -2,36 +2,27 @@
 
 from __future__ import annotations
 
-import queue
+import logging
 import threading
+from collections.abc import Callable
 
 from fs.models import FileEvent
 from fs.paths import is_under
 
 __all__ = ["EventBus", "Subscription"]
 
-_MAX_BACKLOG = 10_000
+log = logging.getLogger("aios.fs")
 
 
 class Subscription:
-    def __init__(self, bus: EventBus, tree_id: str, prefix: str) -> None:
+    """Calls `deliver(event)` on the committing writer's thread: a subscriber holds no thread while it waits.
+    `deliver` must not block (the syscall layer queues the event for its stream and bounds that backlog)."""
+
+    def __init__(self, bus: EventBus, tree_id: str, prefix: str, deliver: Callable[[FileEvent], None]) -> None:
         self.tree_id = tree_id
         self.prefix = prefix
-        self.overflowed = False
-        self._queue: queue.Queue[FileEvent] = queue.Queue(_MAX_BACKLOG)
+        self.deliver = deliver
         self._bus = bus
-
-    def offer(self, event: FileEvent) -> None:
-        try:
-            self._queue.put_nowait(event)
-        except queue.Full:  # a reader that stopped reading does not hold the writers back
-            self.overflowed = True
-
-    def get(self, timeout: float) -> FileEvent | None:
-        try:
-            return self._queue.get(timeout=timeout)
-        except queue.Empty:
-            return None
 
     def close(self) -> None:
         self._bus._remove(self)
@@ -42,8 +33,8 @@ class EventBus:
         self._lock = threading.Lock()
         self._subs: list[Subscription] = []
 
-    def subscribe(self, tree_id: str, prefix: str) -> Subscription:
-        sub = Subscription(self, tree_id, prefix)
+    def subscribe(self, tree_id: str, prefix: str, deliver: Callable[[FileEvent], None]) -> Subscription:
+        sub = Subscription(self, tree_id, prefix, deliver)
         with self._lock:
             self._subs.append(sub)
         return sub
@@ -57,6 +48,10 @@ class EventBus:
         with self._lock:
             subs = [s for s in self._subs if s.tree_id == tree_id]
         for sub in subs:
-            for event in events:
-                if is_under(event.path, sub.prefix):
-                    sub.offer(event)
+            try:
+                for event in events:
+                    if is_under(event.path, sub.prefix):
+                        sub.deliver(event)
+            except Exception:  # a bug in one subscriber: the change has committed, the others still hear of it
+                log.exception("a watch subscriber failed; unsubscribing it")
+                sub.close()

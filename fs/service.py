@@ -597,9 +597,22 @@ class FileService:
 
     # -- watch ---------------------------------------------------------------------------------------
 
-    def watch(self, agent_id: str, tree: str, prefix: str) -> tuple[TreeRef, Subscription]:
+    def watch(
+        self,
+        agent_id: str,
+        tree: str,
+        prefix: str,
+        deliver: Callable[[FileEvent], None],
+        hold: Callable[[str], None] = lambda tree_id: None,
+    ) -> Subscription:
+        """Subscribe `deliver` to the changes under `prefix` that commit from now on; close the subscription
+        when done. `hold(tree_id)` runs once read access is checked, so that removing that access from now on
+        can end the watch (`Trees.on_access_removed`); access is checked again after it, so a removal just
+        before is not missed either."""
         ref = self.resolve(agent_id, tree, "read")
-        return ref, self.events.subscribe(ref.id, paths.normalize(prefix or "/"))
+        hold(ref.id)
+        self.resolve(agent_id, tree, "read")
+        return self.events.subscribe(ref.id, paths.normalize(prefix or "/"), deliver)
 
     # -- the commit path -----------------------------------------------------------------------------
 

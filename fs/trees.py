@@ -36,6 +36,12 @@ class Trees:
         self._engine = engine
         self._clock = clock
         self._homes: dict[str, str] = {}
+        self._removal_listeners: list[Callable[[str, str], None]] = []
+
+    def on_access_removed(self, listener: Callable[[str, str], None]) -> None:
+        """`listener(tree_id, agent_id)` runs after a grant is removed, once the removal has committed: the
+        syscall layer ends the agent's open watches on that tree with it."""
+        self._removal_listeners.append(listener)
 
     def resolve(self, agent_id: str, tree: str, need: str) -> TreeRef:
         """The tree `tree` names for this agent ("" is its home), if it has at least `need` access."""
@@ -101,6 +107,9 @@ class Trees:
                         conn.execute(sa.insert(fs_grants).values(tree_id=ref.id, agent_id=grantee, mode=mode))
                 except IntegrityError:
                     raise NotFound(f"no agent with id {grantee!r}") from None
+        if not mode:
+            for listener in self._removal_listeners:
+                listener(ref.id, grantee)
         return self._tree_info(ref)
 
     def list(self, agent_id: str) -> list[Tree]:

@@ -95,6 +95,9 @@ class MemoryJobs:
         return {job.id: job.next_run_time for job in self._scheduler.get_jobs()}
 
     def stop(self) -> None:
-        self._scheduler.shutdown(wait=True)
+        # After a failed start the scheduler never ran; shutting it down would raise SchedulerNotRunningError
+        # over the error that stopped the start.
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=True)
         self._service.flush_recalls()
         _SERVICES.pop(self._key, None)

@@ -61,6 +61,7 @@ class NoteSearch:
     _search_pool: ThreadPoolExecutor
     forgetting: ForgettingConfig
     time_weight: float
+    _check_enrichment: Callable[[list[str] | None, list[str] | None, float | None], None]
 
     def search(
         self, agent_id: str, query: str, k: int = 10, filters: SearchFilters | None = None, expand_links: bool = False,
@@ -80,6 +81,7 @@ class NoteSearch:
             raise InvalidArgument(f"k must be between 1 and {self._limits.max_top_k}, got {k}")
         if filters.scope not in _SCOPES:
             raise InvalidArgument(f"scope must be one of {', '.join(_SCOPES)}")
+        self._check_enrichment(None, filters.tags, None)  # a tag filter holds what a note may hold
         where = self._where(agent_id, filters)
         depth = max(_CANDIDATES, k * 3)
         # The lexical ranking needs no query vector: it runs on a helper thread, on its own connection, while

@@ -55,7 +55,7 @@ Progress = Callable[[int, int], None]
 _REINDEX_BATCH = 256
 # Searches whose lexical rankings run at once (more wait their turn); the memory queue runs 2 syscalls at a time.
 _SEARCH_THREADS = 4
-_MAX_KEY, _MAX_VALUE, _MAX_TAGS, _MAX_TAG = 128, 4096, 32, 64
+_MAX_KEY, _MAX_VALUE, _MAX_TAGS, _MAX_TAG = 128, 4096, 32, extract.MAX_TERM
 _MAX_KEYWORDS = 10  # after grounded model keywords join the extractive ones
 _USER_FIELDS = ("keywords", "context", "tags", "category")
 """Fields a user may set and a kernel job may otherwise fill or evolve; once the user set one it is theirs."""

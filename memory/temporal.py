@@ -54,13 +54,21 @@ def _ts(t: dt.datetime) -> float:
 
 
 def _month_window(year: int, month: int) -> Window:
-    start = dt.datetime(year, month, 1, tzinfo=dt.UTC)
-    end = dt.datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=dt.UTC)
-    return _ts(start), _ts(end)
+    return _ts(_safe_date(year, month)), _ts(_safe_date(year + (month == 12), month % 12 + 1))
 
 
 def _year_window(year: int) -> Window:
-    return _ts(dt.datetime(year, 1, 1, tzinfo=dt.UTC)), _ts(dt.datetime(year + 1, 1, 1, tzinfo=dt.UTC))
+    return _ts(_safe_date(year, 1)), _ts(_safe_date(year + 1, 1))
+
+
+def _safe_date(year: int, month: int, day: int = 1) -> dt.datetime:
+    """The date, or the nearest one datetime can hold: an `as_of` in year 1 or 9999 makes "last year" or "this
+    month" name a period that starts or ends beyond datetime's range (years 1-9999)."""
+    if year < dt.MINYEAR:
+        return dt.datetime.min.replace(tzinfo=dt.UTC)
+    if year > dt.MAXYEAR:
+        return dt.datetime.max.replace(tzinfo=dt.UTC)
+    return dt.datetime(year, month, day, tzinfo=dt.UTC)
 
 
 def _date_window(year: int, month: int, day: int) -> Window | None:
@@ -97,10 +105,9 @@ def windows_of(query: str, as_of: float) -> list[Window]:
         for m in regex.finditer(query):
             unit = m.group(1).lower()
             if unit in ("week", "weekend"):
-                start = week_start + dt.timedelta(weeks=offset)
-                if unit == "weekend":
-                    start += dt.timedelta(days=5)
-                out.append((_ts(start), _ts(start) + (2 if unit == "weekend" else 7) * DAY))
+                # In epoch seconds: the week before 0001-01-01 is beyond datetime's range, not beyond a float's.
+                start_s = _ts(week_start) + (7 * offset + (5 if unit == "weekend" else 0)) * DAY
+                out.append((start_s, start_s + (2 if unit == "weekend" else 7) * DAY))
             elif unit == "month":
                 year, month = (now.year, now.month) if offset == 0 else divmod(now.year * 12 + now.month - 2, 12)
                 out.append(_month_window(year, month if offset == 0 else month + 1))

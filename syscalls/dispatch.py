@@ -3,6 +3,10 @@
 Servicer methods are plain functions `(self, request, caller) -> response`, decorated with `unary` or
 `server_stream`; the decorator runs them on their resource's queue and owns every gRPC status.
 `RequestDecoding`, installed once on the server, answers a request that does not decode before any of that.
+
+A streaming call lives as long as its client keeps it open, so it must not outlive the access it was opened
+with: each registers with `Streams`, which caps how many one agent keeps open and ends them (UNAUTHENTICATED,
+PERMISSION_DENIED) the moment their agent's token is revoked or reissued, or its grant on a watched tree removed.
 """
 
 from __future__ import annotations
@@ -27,18 +31,30 @@ from aios.errors import (
     FailedPrecondition,
     InvalidArgument,
     PermissionDenied,
+    ResourceExhausted,
     Unauthenticated,
 )
 from syscalls.queues import Job, ResourceQueue
-from syscalls.records import SyscallTable
+from syscalls.records import SyscallRecord, SyscallStatus, SyscallTable
 
-__all__ = ["Access", "Caller", "RequestDecoding", "SyscallRuntime", "client_stream", "server_stream", "unary"]
+__all__ = [
+    "Access",
+    "Caller",
+    "OpenStream",
+    "RequestDecoding",
+    "Streams",
+    "SyscallRuntime",
+    "client_stream",
+    "server_stream",
+    "unary",
+]
 
 log = logging.getLogger("aios.syscalls")
 
 DEFAULT_PRIORITY = 5
 ACT_AS = "x-aios-act-as"
 PRIORITY = "x-aios-priority"
+_MAX_BACKLOG = 10_000  # messages a held stream's client may fall behind before it is ended
 
 
 class Access(enum.Enum):
@@ -47,10 +63,82 @@ class Access(enum.Enum):
     ANY = "any"  # any valid token
 
 
+class OpenStream:
+    """One open streaming call, which the runtime may end from any thread."""
+
+    def __init__(self, agent_id: str, loop: asyncio.AbstractEventLoop) -> None:
+        self.agent_id = agent_id
+        self.trees: frozenset[str] = frozenset()  # replaced whole, so other threads read it without a lock
+        self.ended: asyncio.Future[AiosError] = loop.create_future()  # its result: the error that ends the call
+        self._loop = loop
+        self._lock = threading.Lock()
+        self._on_close: list[Callable[[], None]] | None = []  # None once closed
+
+    def needs_tree(self, tree_id: str) -> None:
+        """Removing this agent's access to the tree ends the stream."""
+        self.trees = self.trees | {tree_id}
+
+    def on_close(self, callback: Callable[[], None]) -> None:
+        """`callback()` runs when the call closes, or at once if it has: what the call set up (a subscription)
+        never outlives it, even when the client leaves while a worker is still setting it up."""
+        with self._lock:
+            if self._on_close is not None:
+                self._on_close.append(callback)
+                return
+        callback()
+
+    def end(self, error: AiosError) -> None:
+        self._loop.call_soon_threadsafe(lambda: self.ended.done() or self.ended.set_result(error))
+
+    def close(self) -> None:
+        with self._lock:
+            callbacks, self._on_close = self._on_close or [], None
+        for callback in callbacks:
+            callback()
+
+
+class Streams:
+    """The open streaming calls of every agent: at most `per_agent` each (a watch stays open as long as its
+    client listens, so without a cap one agent could hold any number), ended when their access goes."""
+
+    def __init__(self, per_agent: int) -> None:
+        self.per_agent = per_agent
+        self._lock = threading.Lock()
+        self._open: dict[str, set[OpenStream]] = {}
+
+    def open(self, agent_id: str) -> OpenStream:
+        with self._lock:
+            mine = self._open.setdefault(agent_id, set())
+            if len(mine) >= self.per_agent:
+                raise ResourceExhausted(
+                    f"this agent has {len(mine)} streaming calls open, the most [limits] max_streams_per_agent "
+                    "allows: close one (or let it end) first"
+                )
+            stream = OpenStream(agent_id, asyncio.get_running_loop())
+            mine.add(stream)
+        return stream
+
+    def close(self, stream: OpenStream) -> None:
+        with self._lock:
+            mine = self._open.get(stream.agent_id, set())
+            mine.discard(stream)
+            if not mine:
+                self._open.pop(stream.agent_id, None)
+        stream.close()
+
+    def end(self, agent_id: str, error: AiosError, tree_id: str | None = None) -> None:
+        """End the agent's open streams (only those that need `tree_id`, if given) with `error`."""
+        with self._lock:
+            ending = [s for s in self._open.get(agent_id, ()) if tree_id is None or tree_id in s.trees]
+        for stream in ending:
+            stream.end(error)
+
+
 @dataclass(frozen=True)
 class Caller:
     principal: Principal
     job: Job
+    stream: OpenStream | None = None  # streaming calls only
 
     @property
     def agent_id(self) -> str:
@@ -58,12 +146,24 @@ class Caller:
 
 
 class SyscallRuntime:
-    """What the decorators need: identities, the syscall table and the per-resource queues."""
+    """What the decorators need: identities, the syscall table, the per-resource queues and the open streams."""
 
-    def __init__(self, agents: AgentService, table: SyscallTable, queues: dict[str, ResourceQueue]):
+    def __init__(
+        self,
+        agents: AgentService,
+        table: SyscallTable,
+        queues: dict[str, ResourceQueue],
+        max_streams_per_agent: int = 8,
+    ) -> None:
         self.agents = agents
         self.table = table
         self.queues = queues
+        self.streams = Streams(max_streams_per_agent)
+        agents.on_token_invalid(self._token_invalid)
+
+    def _token_invalid(self, agent_id: str) -> None:
+        error = Unauthenticated("the token this call was opened with was revoked or reissued")
+        self.streams.end(agent_id, error)
 
     async def _principal(self, metadata: dict[str, str], access: Access) -> Principal:
         header = metadata.get("authorization", "")
@@ -88,11 +188,43 @@ class SyscallRuntime:
         return principal
 
     async def admit(self, context: grpc.aio.ServicerContext, kind: str, resource: str, access: Access):  # type: ignore[no-untyped-def]
-        metadata = {k: v for k, v in context.invocation_metadata() or () if isinstance(v, str)}
+        metadata = _metadata(context)
         principal = await self._principal(metadata, access)
+        return principal, self._record(metadata, principal, context, kind, resource), self.queues[resource]
+
+    async def admit_stream(  # type: ignore[no-untyped-def]
+        self, context: grpc.aio.ServicerContext, kind: str, resource: str, access: Access
+    ):
+        """`admit` for a streaming call, which also opens its `OpenStream` (the caller closes it)."""
+        metadata = _metadata(context)
+        generation = self.agents.generation
+        principal = await self._principal(metadata, access)
+        stream = self.streams.open(principal.agent_id)
+        try:
+            if self.agents.generation != generation:
+                # A token went since the check above, perhaps before this stream was there to be ended: check
+                # again now that it is registered (a later revocation ends it).
+                await self._principal(metadata, access)
+            record = self._record(metadata, principal, context, kind, resource)
+        except BaseException:
+            self.streams.close(stream)
+            raise
+        return principal, record, self.queues[resource], stream
+
+    def _record(
+        self,
+        metadata: dict[str, str],
+        principal: Principal,
+        context: grpc.aio.ServicerContext,
+        kind: str,
+        resource: str,
+    ) -> SyscallRecord:
         priority = _priority(metadata.get(PRIORITY))
-        record = self.table.admit(principal.agent_id, kind, resource, priority, context.time_remaining())
-        return principal, record, self.queues[resource]
+        return self.table.admit(principal.agent_id, kind, resource, priority, context.time_remaining())
+
+
+def _metadata(context: grpc.aio.ServicerContext) -> dict[str, str]:
+    return {k: v for k, v in context.invocation_metadata() or () if isinstance(v, str)}
 
 
 def _priority(raw: str | None) -> int:
@@ -127,45 +259,88 @@ def unary(kind: str, resource: str, access: Access = Access.AGENT) -> Callable[.
     return decorate
 
 
-def server_stream(kind: str, resource: str, access: Access = Access.AGENT) -> Callable[..., Any]:
-    """For `fn(self, request, caller, emit)`: every message passed to `emit` is streamed as produced."""
+def server_stream(kind: str, resource: str, access: Access = Access.AGENT, held: bool = False) -> Callable[..., Any]:
+    """For `fn(self, request, caller, emit)`: every message passed to `emit` is streamed as produced.
+
+    `held`: `fn` only sets the call up on a worker (a subscription that calls `emit` from other threads, closed
+    through `caller.stream.on_close`); the call then stays open without a worker thread until the client leaves
+    or the runtime ends it, so open watches never take a queue's workers from anyone. Its client may fall
+    `_MAX_BACKLOG` messages behind, no more."""
 
     def decorate(fn: Callable[[Any, Any, Caller, Callable[[Any], None]], Any]) -> Callable[..., Any]:
         @functools.wraps(fn)
         async def handler(self: Any, request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-            task: asyncio.Future[Any] | None = None
+            work: asyncio.Future[Any] | None = None
             getter: asyncio.Future[Any] | None = None
+            stream: OpenStream | None = None
+            setup_done = False
             try:
-                principal, record, queue = await self.runtime.admit(context, kind, resource, access)
+                principal, record, queue, stream = await self.runtime.admit_stream(context, kind, resource, access)
                 loop = asyncio.get_running_loop()
                 out: asyncio.Queue[Any] = asyncio.Queue()
+                opened = stream
+
+                def push(message: Any) -> None:  # on the event loop: `out` is read nowhere else
+                    if held and out.qsize() >= _MAX_BACKLOG:
+                        opened.end(
+                            ResourceExhausted(f"this {kind} call fell {_MAX_BACKLOG:,} messages behind; call again")
+                        )
+                    else:
+                        out.put_nowait(message)
 
                 def emit(message: Any) -> None:
-                    loop.call_soon_threadsafe(out.put_nowait, message)
+                    loop.call_soon_threadsafe(push, message)
 
-                task = asyncio.ensure_future(
-                    queue.run(record, lambda job: fn(self, request, Caller(principal, job), emit))
+                work = asyncio.ensure_future(
+                    queue.run(record, lambda job: fn(self, request, Caller(principal, job, opened), emit), held)
                 )
-                while not (task.done() and out.empty()):
+                while True:
+                    if stream.ended.done():
+                        raise stream.ended.result()
+                    if held and not setup_done and work.done():
+                        work.result()  # raises what the setup raised
+                        setup_done = True
+                        work = stream.ended  # from now on only the client, or the runtime, ends the call
+                    if work.done() and out.empty():
+                        break
                     getter = asyncio.ensure_future(out.get())
-                    await asyncio.wait({getter, task}, return_when=asyncio.FIRST_COMPLETED)
+                    await asyncio.wait({getter, work, stream.ended}, return_when=asyncio.FIRST_COMPLETED)
                     if getter.done():
                         yield getter.result()
                     else:
                         getter.cancel()
                         await asyncio.sleep(0)  # let emits scheduled before the end land in `out`
-                task.result()
+                work.result()
             except Exception as exc:
+                if setup_done and isinstance(exc, AiosError):
+                    queue.release(record, exc)
                 await _abort(context, kind, exc)
             finally:
+                if setup_done and record.status is SyscallStatus.RUNNING:
+                    queue.release(record)  # the client left
                 # A cancelled call (client gone, deadline) leaves both pending: neither may outlive it.
-                for pending in (getter, task):
+                for pending in (getter, work):
                     if pending is not None and not pending.done():
                         pending.cancel()
+                if stream is not None:
+                    self.runtime.streams.close(stream)
 
         return handler
 
     return decorate
+
+
+async def _unless_ended(work: Any, stream: OpenStream) -> Any:
+    """The result of awaitable `work`, unless the runtime ends the stream first (then its error)."""
+    task = asyncio.ensure_future(work)
+    try:
+        await asyncio.wait({task, stream.ended}, return_when=asyncio.FIRST_COMPLETED)
+        if stream.ended.done():
+            raise stream.ended.result()
+        return task.result()
+    finally:
+        if not task.done():
+            task.cancel()
 
 
 _END = object()
@@ -180,8 +355,9 @@ def client_stream(kind: str, resource: str, access: Access = Access.AGENT) -> Ca
         @functools.wraps(fn)
         async def handler(self: Any, request_iterator: Any, context: grpc.aio.ServicerContext) -> Any:
             pump: asyncio.Future[Any] | None = None
+            stream: OpenStream | None = None
             try:
-                principal, record, queue = await self.runtime.admit(context, kind, resource, access)
+                principal, record, queue, stream = await self.runtime.admit_stream(context, kind, resource, access)
                 inbox: queue_mod.Queue[Any] = queue_mod.Queue(_INBOX)
                 abandoned = threading.Event()  # the handler finished early: stop feeding it
 
@@ -215,13 +391,17 @@ def client_stream(kind: str, resource: str, access: Access = Access.AGENT) -> Ca
                         yield item
 
                 pump = asyncio.ensure_future(forward())
-                return await queue.run(record, lambda job: fn(self, messages(job), Caller(principal, job)))
+                opened = stream
+                work = queue.run(record, lambda job: fn(self, messages(job), Caller(principal, job, opened)))
+                return await _unless_ended(work, stream)
             except Exception as exc:
                 await _abort(context, kind, exc)
             finally:
                 if pump is not None:
                     abandoned.set()
                     pump.cancel()
+                if stream is not None:
+                    self.runtime.streams.close(stream)
 
         return handler
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from aios._proto.aios.v1 import common_pb2, files_pb2, files_pb2_grpc
-from aios.errors import InvalidArgument, ResourceExhausted
-from fs import FileService, RetrieveFilters, export_tree, import_dir
+from aios.errors import InvalidArgument, PermissionDenied, ResourceExhausted
+from fs import FileEvent, FileService, RetrieveFilters, export_tree, import_dir
 from syscalls import convert_files as convert
 from syscalls.convert import from_timestamp
 from syscalls.dispatch import Access, Caller, SyscallRuntime, client_stream, server_stream, unary
@@ -16,7 +17,6 @@ from syscalls.dispatch import Access, Caller, SyscallRuntime, client_stream, ser
 __all__ = ["FileServicer"]
 
 _READ_CHUNK = 1 << 20
-_WATCH_POLL_S = 0.25
 
 
 def _expected(request: Any) -> int | None:
@@ -28,6 +28,11 @@ class FileServicer(files_pb2_grpc.FileServiceServicer):
         self.runtime = runtime
         self._fs = files
         self._max_message = max_message_bytes
+        files.trees.on_access_removed(self._access_removed)
+
+    def _access_removed(self, tree_id: str, agent_id: str) -> None:
+        error = PermissionDenied("your access to the tree this call reads was removed")
+        self.runtime.streams.end(agent_id, error, tree_id)
 
     @unary("fs.status", "fs", Access.ANY)
     def GetStatus(self, request: common_pb2.GetStatusRequest, caller: Caller) -> common_pb2.SubsystemStatus:
@@ -153,20 +158,22 @@ class FileServicer(files_pb2_grpc.FileServiceServicer):
                               request.path_b, request.k or 5)  # fmt: skip
         return files_pb2.JoinResponse(pairs=[convert.to_proto_pair(p) for p in pairs])
 
-    @server_stream("fs.watch", "watch")
+    @server_stream("fs.watch", "watch", held=True)
     def Watch(self, request: files_pb2.WatchRequest, caller: Caller, emit: Callable[[Any], None]) -> None:
-        _, subscription = self._fs.watch(caller.agent_id, request.tree, request.path_prefix)
-        try:
+        stream = caller.stream
+        assert stream is not None  # a server_stream call has one
+        first = threading.Lock()  # the "subscribed" message goes out before any event
+
+        def deliver(event: FileEvent) -> None:  # on the writer's thread
+            with first:
+                emit(convert.to_proto_event(event, request.tree))
+
+        with first:
+            subscription = self._fs.watch(caller.agent_id, request.tree, request.path_prefix, deliver,
+                                          stream.needs_tree)  # fmt: skip
+            stream.on_close(subscription.close)
             # Tells the caller the subscription is in place, so it can act knowing it will see what follows.
             emit(convert.to_proto_subscribed(request.tree, subscription.prefix, time.time()))
-            while not caller.job.stopped():
-                event = subscription.get(_WATCH_POLL_S)
-                if event is not None:
-                    emit(convert.to_proto_event(event, request.tree))
-                if subscription.overflowed:
-                    raise ResourceExhausted("this watcher fell more than 10,000 events behind; watch again")
-        finally:
-            subscription.close()
 
     @unary("fs.create_tree", "fs")
     def CreateTree(self, request: files_pb2.CreateTreeRequest, caller: Caller) -> files_pb2.Tree:

@@ -27,6 +27,7 @@ class Job:
     fn: Callable[[Job], Any]
     future: asyncio.Future[Any]
     stop_event: threading.Event = field(default_factory=threading.Event)
+    held: bool = False  # its record stays running after `fn` returns, until `ResourceQueue.release`
 
     def stopped(self) -> bool:
         """True once the caller cancelled or its deadline passed: long work should return early."""
@@ -58,12 +59,15 @@ class ResourceQueue:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._executor.shutdown(wait=True)
 
-    async def run(self, record: SyscallRecord, fn: Callable[[Job], Any]) -> Any:
-        """Queue `fn` for this record and wait for its result; raises the AiosError it raised."""
+    async def run(self, record: SyscallRecord, fn: Callable[[Job], Any], held: bool = False) -> Any:
+        """Queue `fn` for this record and wait for its result; raises the AiosError it raised.
+
+        `held`: `fn` only sets up a syscall that goes on without a worker (a watch's subscription); its record
+        stays running until `release`."""
         if self._queue.qsize() >= self.capacity:
             self._table.finished(record, SyscallStatus.REJECTED, ResourceExhausted.code)
             raise ResourceExhausted(f"the {self.name} queue is full ({self.capacity} syscalls waiting)")
-        job = Job(record, fn, asyncio.get_running_loop().create_future())
+        job = Job(record, fn, asyncio.get_running_loop().create_future(), held=held)
         # If the caller leaves, nobody reads the outcome: mark it retrieved so asyncio does not warn.
         job.future.add_done_callback(lambda f: f.cancelled() or f.exception())
         self._queue.put_nowait((-record.priority, next(self._seq), job))
@@ -76,10 +80,17 @@ class ResourceQueue:
             raise DeadlineExceeded(f"{record.kind} did not finish before its deadline") from None
         except asyncio.CancelledError:
             job.stop_event.set()
-            # gRPC cancels the handler itself when the client's deadline passes: record which it was.
-            late = record.deadline is not None and time.time() >= record.deadline - 0.05
-            self._table.finished(record, SyscallStatus.CANCELLED, DeadlineExceeded.code if late else Cancelled.code)
+            self.release(record)
             raise
+
+    def release(self, record: SyscallRecord, error: AiosError | None = None) -> None:
+        """Record the end of a syscall whose caller left, or of a held one (see `run`) that `error` ended."""
+        if error is not None:
+            self._table.finished(record, SyscallStatus.FAILED, error.code)
+            return
+        # gRPC cancels the handler itself when the client's deadline passes: record which it was.
+        late = record.deadline is not None and time.time() >= record.deadline - 0.05
+        self._table.finished(record, SyscallStatus.CANCELLED, DeadlineExceeded.code if late else Cancelled.code)
 
     async def _work(self) -> None:
         loop = asyncio.get_running_loop()
@@ -107,7 +118,8 @@ class ResourceQueue:
                     self._table.finished(job.record, SyscallStatus.CANCELLED, DeadlineExceeded.code)
                     _settle(job.future, exc=DeadlineExceeded(f"{job.record.kind} did not finish before its deadline"))
                 else:
-                    self._table.finished(job.record, SyscallStatus.DONE)
+                    if not job.held:
+                        self._table.finished(job.record, SyscallStatus.DONE)
                     _settle(job.future, result=result)
             finally:
                 self.running -= 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import socket
@@ -13,6 +14,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -143,13 +145,32 @@ def kernel(tmp_path: Path, embedder: Embedder, backend: dict[str, str | None]) -
         yield k
 
 
+@pytest.fixture(scope="module")
+def llm_kernel(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[Kernel]:
+    """A kernel with the real model (enrichment off), shared by one test module."""
+    with ThreadedKernel(kernel_config(tmp_path_factory.mktemp("llm") / "data"), embedder) as k:
+        assert k.llm.available, k.llm.unavailable_reason
+        yield k
+
+
+@contextlib.contextmanager
+def agent_client(kernel: Kernel, name: str, **options: Any) -> Iterator[Any]:
+    """A new agent of `kernel`, as the SDK's Client."""
+    from aios.client import Client
+
+    with Client(kernel.target, kernel.admin_token) as admin:
+        token = admin.create_agent(name).token
+    with Client(kernel.target, token, **options) as client:
+        yield client
+
+
 @pytest.fixture
 def sqlite_kernel(tmp_path: Path, embedder: Embedder) -> Iterator[Kernel]:
     with ThreadedKernel(kernel_config(tmp_path / "data"), embedder) as k:
         yield k
 
 
-__all__ = ["QueueConfig", "ThreadedKernel", "free_port", "kernel_config"]
+__all__ = ["QueueConfig", "ThreadedKernel", "agent_client", "free_port", "kernel_config"]
 
 
 def same_note(a, b) -> bool:  # type: ignore[no-untyped-def]

@@ -16,23 +16,14 @@ from aios.kernel import Kernel
 from aios.llm.kvcache import KVStore
 from aios.llm.local import LlamaCppBackend, default_model_path
 from aios.llm.types import SamplingParams
-from tests.conftest import ThreadedKernel, kernel_config
+from tests.conftest import ThreadedKernel, agent_client, kernel_config
 
 QUESTION = [("system", "You are a concise assistant."), ("user", "What is the capital of France?")]
 
 
 @pytest.fixture(scope="module")
-def llm_kernel(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[Kernel]:
-    with ThreadedKernel(kernel_config(tmp_path_factory.mktemp("llm") / "data"), embedder) as k:
-        assert k.llm.available, k.llm.unavailable_reason
-        yield k
-
-
-@pytest.fixture(scope="module")
 def agent(llm_kernel: Kernel) -> Iterator[Client]:
-    with Client(llm_kernel.target, llm_kernel.admin_token) as admin:
-        token = admin.create_agent("talker").token
-    with Client(llm_kernel.target, token) as client:
+    with agent_client(llm_kernel, "talker") as client:
         yield client
 
 

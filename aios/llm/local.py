@@ -15,6 +15,7 @@ from __future__ import annotations
 import ctypes
 import importlib.util
 import os
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Collection
@@ -24,12 +25,14 @@ from typing import Any
 
 from aios.errors import FailedPrecondition, InternalError, InvalidArgument, ResourceExhausted
 from aios.llm.flash import Residency, parse_budget
+from aios.llm.grammar import producible_chars, to_gbnf
 from aios.llm.kvcache import KVStore
 from aios.llm.types import ChatMessage, SamplingParams
 
 __all__ = ["LlamaCppBackend", "PrepareStats", "default_model_path"]
 
 DEFAULT_MODEL = "SmolLM2-135M-Instruct.Q4_1.gguf"
+_COMPILED_KEPT = 256
 
 
 def default_model_path() -> Path:
@@ -125,6 +128,10 @@ class LlamaCppBackend:
         self._formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
         self._open_formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos,
                                                    add_generation_prompt=False)  # fmt: skip
+        singles = (self._llm.detokenize([t]) for t in range(self._llm.n_vocab()))
+        self.producible = producible_chars({piece[0] for piece in singles if len(piece) == 1})
+        self._compiled: dict[str, None] = {}  # GBNF texts known to compile, oldest first
+        self._compiled_lock = threading.Lock()
         budget = parse_budget(resident_budget, model_path.stat().st_size)
         self.residency = Residency(model_path, budget, prefetch)
         if budget is not None:
@@ -148,16 +155,8 @@ class LlamaCppBackend:
     def new_sampler(self, params: SamplingParams) -> Any:
         from llama_cpp import LlamaGrammar
 
-        grammar = None
-        try:
-            if params.json_schema:
-                grammar = LlamaGrammar.from_json_schema(params.json_schema, verbose=False)
-            elif params.grammar:
-                grammar = LlamaGrammar.from_string(params.grammar, verbose=False)
-        except Exception as exc:  # the parser raises ValueError / RuntimeError with its own message
-            raise InvalidArgument(f"bad grammar or JSON schema: {exc}") from None
-        if grammar is not None:
-            self._check_grammar(grammar._grammar)
+        gbnf = self.check_constraint(params)
+        grammar = LlamaGrammar.from_string(gbnf, verbose=False) if gbnf else None
         if params.seed is not None:
             self._llm.set_seed(params.seed)
         sampler = self._llm._init_sampler(
@@ -166,13 +165,27 @@ class LlamaCppBackend:
         )  # fmt: skip
         return sampler
 
-    def _check_grammar(self, gbnf: str) -> None:
-        # LlamaGrammar.from_string does not parse; a grammar llama.cpp rejects would reach the sampler
-        # chain as NULL and crash the process. Compile it once on its own first.
-        compiled = self._lib.llama_sampler_init_grammar(self._llm._model.vocab, gbnf.encode(), b"root")
-        if not compiled:
-            raise InvalidArgument("the grammar does not parse (GBNF with a 'root' rule expected)")
-        self._lib.llama_sampler_free(compiled)
+    def check_constraint(self, params: SamplingParams) -> str:
+        """The request's grammar or JSON schema as checked GBNF ("" for none), or InvalidArgument. Safe from any
+        thread: llama.cpp only reads the vocabulary to compile a grammar."""
+        gbnf = to_gbnf(params.grammar, params.json_schema, self.producible)
+        with self._compiled_lock:
+            known = not gbnf or gbnf in self._compiled
+        if not known:
+            # What grammar.py lets through compiles fast and safely; left recursion is the one refusal left to
+            # llama.cpp (a NULL sampler, which in the chain would crash the process), so compile it once alone.
+            compiled = self._lib.llama_sampler_init_grammar(self._llm._model.vocab, gbnf.encode(), b"root")
+            if not compiled:
+                raise InvalidArgument(
+                    "the grammar is left-recursive, which llama.cpp refuses: a rule reaches itself before any "
+                    "character (e.g. x* where x can match nothing)"
+                )
+            self._lib.llama_sampler_free(compiled)
+            with self._compiled_lock:
+                self._compiled[gbnf] = None
+                while len(self._compiled) > _COMPILED_KEPT:
+                    del self._compiled[next(iter(self._compiled))]
+        return gbnf
 
     # -- the context ---------------------------------------------------------------------------------
 

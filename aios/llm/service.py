@@ -7,7 +7,6 @@ passed `on_text`, the text as it is produced.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -18,6 +17,7 @@ from pathlib import Path
 
 from aios.config import LLMConfig
 from aios.errors import FailedPrecondition, InvalidArgument, ResourceExhausted
+from aios.llm import grammar
 from aios.llm.core import LLMCore, RunEvent
 from aios.llm.flash import ProcessMemory, ResidencyStats, process_memory
 from aios.llm.kvcache import KVStats, KVStore
@@ -31,6 +31,9 @@ __all__ = ["AgentLLMStats", "LLMService", "ModelInfo", "SchedulerState"]
 log = logging.getLogger("aios.llm")
 ROLES = ("system", "user", "assistant")
 _MAX_STOPS, _MAX_STOP_CHARS = 8, 64
+MAX_TEXT_CHARS = 1 << 20
+"""Characters of text one LLM syscall tokenizes: tokenizing is linear in the text, and more than this is far more
+than any model's window (a token is a few characters), so it is refused before any work."""
 _FAIRNESS_WINDOW_S = 60.0
 
 
@@ -172,6 +175,8 @@ class LLMService:
         self._require()
         if messages:
             _check_messages(messages)
+        if text:
+            _check_text(text, "text")
         if self.core is not None and self.core.backend is not None:
             rendered = self.core.backend.render_chat(messages) if messages else (text or "")
             return len(self.core.backend.tokenize(rendered))
@@ -183,6 +188,19 @@ class LLMService:
     def check_params(self, params: SamplingParams) -> None:
         """Refuse bad sampling parameters before a caller changes anything (INVALID_ARGUMENT)."""
         _check_params(params, 0, 0)
+        self._check_constraint(params)
+
+    def _check_constraint(self, params: SamplingParams) -> None:
+        """Refuse a grammar or JSON schema llama.cpp could abort or blow up on, before any request runs."""
+        if not (params.grammar or params.json_schema):
+            return
+        check = getattr(self.core.backend if self.core is not None else None, "check_constraint", None)
+        if check is not None:  # the local model: its vocabulary's characters, and a trial compile
+            check(params)
+        elif params.json_schema:
+            grammar.check_json_schema(params.json_schema)
+        else:
+            grammar.check_gbnf(params.grammar or "")
 
     def render_chat(self, messages: list[ChatMessage], add_generation_prompt: bool = True) -> str:
         """The prompt the local model would see for `messages` (its own chat template)."""
@@ -215,6 +233,7 @@ class LLMService:
         assert core is not None and core.backend is not None
         tokens = core.backend.tokenize(prompt)
         _check_params(params, len(tokens), core.backend.n_ctx)
+        self._check_constraint(params)
         self._check_quota(agent_id, job_class)
         request = LLMRequest(agent_id, session, tokens, params, priority, job_class, on_text, should_stop)
         core.submit(request)
@@ -231,7 +250,7 @@ class LLMService:
         on_text: Callable[[str], None] | None = None, should_stop: Callable[[], bool] = lambda: False,
     ) -> Completion:  # fmt: skip
         assert self.remote is not None
-        _check_params(params, 0, 0)
+        self.check_params(params)
         self._check_quota(agent_id, job_class)
         text = prompt if prompt is not None else "\n".join(m.content for m in messages or [])
         request = LLMRequest(agent_id, session, [0] * self.remote.count_tokens(text) if text else [], params,
@@ -360,6 +379,8 @@ class LLMService:
 
 
 def _check_text(text: str, what: str) -> None:
+    if len(text) > MAX_TEXT_CHARS:
+        raise InvalidArgument(f"{what} is {len(text)} characters; at most {MAX_TEXT_CHARS} (the model reads far less)")
     if "\x00" in text:
         raise InvalidArgument(f"{what} must not contain NUL characters")
 
@@ -371,6 +392,9 @@ def _check_messages(messages: list[ChatMessage]) -> None:
         if m.role not in ROLES:
             raise InvalidArgument(f"message {i}: role must be one of {', '.join(ROLES)}, got {m.role!r}")
         _check_text(m.content, f"message {i}")
+    total = sum(len(m.content) for m in messages)
+    if total > MAX_TEXT_CHARS:
+        raise InvalidArgument(f"the messages are {total} characters together; at most {MAX_TEXT_CHARS}")
 
 
 def _check_params(p: SamplingParams, prompt_tokens: int, n_ctx: int) -> None:
@@ -384,11 +408,6 @@ def _check_params(p: SamplingParams, prompt_tokens: int, n_ctx: int) -> None:
         raise InvalidArgument(f"at most {_MAX_STOPS} stop strings of 1-{_MAX_STOP_CHARS} characters")
     if p.grammar and p.json_schema:
         raise InvalidArgument("give a grammar or a JSON schema, not both")
-    if p.json_schema:
-        try:
-            json.loads(p.json_schema)
-        except ValueError as exc:
-            raise InvalidArgument(f"json_schema is not valid JSON: {exc}") from None
     if n_ctx and prompt_tokens + p.max_tokens > n_ctx:
         raise InvalidArgument(
             f"the prompt is {prompt_tokens} tokens; with max_tokens {p.max_tokens} it exceeds the "

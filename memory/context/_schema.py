@@ -55,3 +55,14 @@ context_events = sa.Table(
     sa.Column("tokens", sa.Integer, nullable=False),
     sa.Column("detail", sa.Text, nullable=False),
 )
+
+# Paged-out messages whose recall note start-up repair could not write (kept, never deleted): the kernel
+# serves without them rather than not at all, skips them at later starts, and `aios admin doctor` lists them.
+context_quarantine = sa.Table(
+    "ctx_quarantine",
+    metadata,
+    sa.Column("message_id", sa.String(32), sa.ForeignKey("ctx_messages.id"), primary_key=True),
+    sa.Column("agent_id", sa.String(32), sa.ForeignKey("agents.id"), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("at", sa.Float, nullable=False),
+)

@@ -25,9 +25,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from aios.config import ContextConfig
-from aios.errors import FailedPrecondition, InvalidArgument, NotFound
+from aios.errors import AiosError, FailedPrecondition, InvalidArgument, NotFound
 from aios.text import keywords_of
-from memory.context._schema import context_blocks, context_events, context_messages, contexts
+from memory.context._schema import context_blocks, context_events, context_messages, context_quarantine, contexts
 from memory.context.assembly import (
     Piece,
     TokenCounter,
@@ -52,7 +52,7 @@ from memory.context.models import (
 from memory.models import NewNote, SearchFilters
 from memory.service import MemoryService
 
-__all__ = ["ContextService"]
+__all__ = ["ContextService", "Quarantined", "quarantined"]
 
 log = logging.getLogger("aios.context")
 SESSION = "ctx"
@@ -62,8 +62,26 @@ SECTIONS = ("system", "core", "summary", "recalled", "messages", "reply")
 _MAX_BATCH = 1_000
 _MAX_QUERY_CHARS = 1_000
 _MAX_EVENTS = 1_000
+_MAX_ID = 2**63 - 1  # event ids are signed 64-bit integers in SQL
 _LABEL = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _COUNTERS = ("page_outs", "flushes", "page_ins", "recall_queries", "recall_hits", "warnings", "kv_swaps")
+
+
+@dataclass(frozen=True)
+class Quarantined:
+    """A paged-out message whose recall note could not be written: kept in SQL, out of start-up repair."""
+
+    message_id: str
+    agent_id: str
+    reason: str
+    at: float
+
+
+def quarantined(engine: Engine) -> list[Quarantined]:
+    """The quarantined messages, oldest first (what `aios admin doctor` lists)."""
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(context_quarantine).order_by(context_quarantine.c.at)).all()
+    return [Quarantined(r.message_id, r.agent_id, r.reason, r.at) for r in rows]
 
 
 @dataclass
@@ -143,11 +161,14 @@ class ContextService:
         self._threads = []
 
     def _repair(self) -> None:
-        """Messages evicted (committed) whose recall note was not written before a crash: write it now."""
+        """Messages evicted (committed) whose recall note was not written before a crash: write it now. One the
+        memory subsystem refuses is quarantined (`_to_recall`), so it is tried once, not at every start."""
         with self._engine.connect() as conn:
             rows = conn.execute(
                 sa.select(context_messages).where(
-                    context_messages.c.evicted_at.is_not(None), context_messages.c.note_id.is_(None)
+                    context_messages.c.evicted_at.is_not(None),
+                    context_messages.c.note_id.is_(None),
+                    context_messages.c.id.not_in(sa.select(context_quarantine.c.message_id)),
                 )
             ).all()
         by_agent: dict[str, list[ContextMessage]] = {}
@@ -281,6 +302,8 @@ class ContextService:
             raise InvalidArgument("give message ids or oldest > 0")
         if ids and oldest:
             raise InvalidArgument("give message ids or oldest, not both")
+        if len(ids) > _MAX_BATCH:
+            raise InvalidArgument(f"at most {_MAX_BATCH} ids at once")
         for i in ids:
             _check_id(i)
         with self._lock(agent_id):
@@ -348,6 +371,7 @@ class ContextService:
     def events(self, agent_id: str, after_id: int = 0, limit: int = 100) -> list[ContextEvent]:
         if not 1 <= limit <= _MAX_EVENTS or after_id < 0:
             raise InvalidArgument(f"limit must be 1-{_MAX_EVENTS} and after_id >= 0")
+        after_id = min(after_id, _MAX_ID)  # no event lies beyond it; a larger bound would overflow the SQL integer
         with self._engine.connect() as conn:
             rows = conn.execute(
                 sa.select(context_events)
@@ -504,18 +528,40 @@ class ContextService:
         return ContextUpdate(pressure, change.added, [m.id for m in change.evicted], list(st.recalled))
 
     def _to_recall(self, agent_id: str, messages: Sequence[ContextMessage]) -> None:
-        """Write evicted messages to recall storage: notes (searchable, linked to the agent's other notes)."""
+        """Write evicted messages to recall storage: notes (searchable, linked to the agent's other notes).
+
+        The messages are committed as evicted already, so a message the memory subsystem refuses must not fail
+        the call nor, through start-up repair, every later start: the others are written one by one and it is
+        quarantined (kept, listed by `aios admin doctor`)."""
         for start in range(0, len(messages), _MAX_BATCH):
             batch = messages[start : start + _MAX_BATCH]
-            notes = self._memory.add(agent_id, [
-                NewNote(m.content, {"ctx_message_id": m.id, "role": m.role, "seq": str(m.seq)},
-                        keywords=keywords_of(m.content), category=RECALL_CATEGORY, event_at=m.created_at)
-                for m in batch
-            ])  # fmt: skip
-            with self._engine.begin() as conn:
-                for m, note in zip(batch, notes, strict=True):
-                    conn.execute(sa.update(context_messages).where(context_messages.c.id == m.id)
-                                 .values(note_id=note.id))  # fmt: skip
+            try:
+                self._write_recall(agent_id, batch)
+            except AiosError:
+                for m in batch:
+                    try:
+                        self._write_recall(agent_id, [m])
+                    except AiosError as exc:
+                        self._quarantine(agent_id, m, exc)
+
+    def _write_recall(self, agent_id: str, batch: Sequence[ContextMessage]) -> None:
+        notes = self._memory.add(agent_id, [
+            NewNote(m.content, {"ctx_message_id": m.id, "role": m.role, "seq": str(m.seq)},
+                    keywords=keywords_of(m.content), category=RECALL_CATEGORY, event_at=m.created_at)
+            for m in batch
+        ])  # fmt: skip
+        with self._engine.begin() as conn:
+            for m, note in zip(batch, notes, strict=True):
+                conn.execute(sa.update(context_messages).where(context_messages.c.id == m.id)
+                             .values(note_id=note.id))  # fmt: skip
+
+    def _quarantine(self, agent_id: str, message: ContextMessage, exc: AiosError) -> None:
+        log.warning("context: paged-out message %s of %s quarantined (no recall note): %s; `aios admin doctor` "
+                    "lists it", message.id, agent_id, exc.message)  # fmt: skip
+        row = {"message_id": message.id, "agent_id": agent_id, "reason": f"{exc.code}: {exc.message}",
+               "at": self._clock()}  # fmt: skip
+        with self._engine.begin() as conn:
+            conn.execute(sa.insert(context_quarantine).values(**row))
 
     # -- storage ---------------------------------------------------------------------------------------
 
