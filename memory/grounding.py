@@ -14,6 +14,7 @@ proposal only when it is grounded, else the extractive enrichment (the note's ow
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -40,13 +41,16 @@ class GroundingStats:
 
     offered: dict[str, int] = field(default_factory=dict)
     accepted: dict[str, int] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)  # enrichment workers count at once
 
     def count(self, kind: str, offered: int, accepted: int) -> None:
-        self.offered[kind] = self.offered.get(kind, 0) + offered
-        self.accepted[kind] = self.accepted.get(kind, 0) + accepted
+        with self._lock:
+            self.offered[kind] = self.offered.get(kind, 0) + offered
+            self.accepted[kind] = self.accepted.get(kind, 0) + accepted
 
     def as_dict(self) -> dict[str, dict[str, int]]:
-        return {kind: {"offered": n, "accepted": self.accepted.get(kind, 0)} for kind, n in self.offered.items()}
+        with self._lock:
+            return {kind: {"offered": n, "accepted": self.accepted.get(kind, 0)} for kind, n in self.offered.items()}
 
 
 def _stem(word: str) -> str:
