@@ -384,18 +384,16 @@ class MemoryService(NoteSearch):
     def _grounded_evolution(self, other: Any, new: Any, judgement: Any) -> dict[str, Any]:
         """What the model's judgement may change in a linked neighbour: never a field the user set, tags
         grounded in the two notes, a context grounded in them and at least as close to the neighbour."""
-        changes = neighbour_changes(list(other.tags), other.context, judgement)
-        if "tags" in changes:
-            added = changes["tags"][len(other.tags) :]
-            grounded = self._grounding.terms("tags", added, other.content, new.content)
-            changes["tags"] = [*other.tags, *grounded]
-            if "tags" in other.user_fields or not grounded:
-                del changes["tags"]
-        if "context" in changes and (
-            "context" in other.user_fields
-            or not self._grounding.context(changes["context"], other.context, other.content, new.content)
-        ):
-            del changes["context"]
+        proposed = neighbour_changes(list(other.tags), other.context, judgement)
+        changes: dict[str, Any] = {}
+        if "tags" in proposed and "tags" not in other.user_fields:
+            added = proposed["tags"][len(other.tags) :]
+            if grounded := self._grounding.terms("tags", added, other.content, new.content):
+                changes["tags"] = [*other.tags, *grounded]
+        context = proposed.get("context")
+        if (context and "context" not in other.user_fields
+                and self._grounding.context(context, other.context, other.content, new.content)):  # fmt: skip
+            changes["context"] = context
         return changes
 
     def _link_candidates(self, conn: Connection, row: sa.Row) -> list[tuple[sa.Row, float]]:
@@ -572,10 +570,8 @@ class MemoryService(NoteSearch):
                 row = conn.execute(sa.select(notes).where(notes.c.id == step.note_id)).first()
                 if before is None or row is None:
                     continue
-                self._write_version(
-                    conn, row, {"tags": list(before.tags), "context": before.context}, f"undo {cause}", now
-                )
-                reverted += 1
+                undone = {"tags": list(before.tags), "context": before.context}
+                reverted += self._write_version(conn, row, undone, f"undo {cause}", now) is not None
         if not steps:
             raise NotFound(f"no evolution step caused by note {cause_note_id}")
         return reverted
