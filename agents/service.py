@@ -202,6 +202,21 @@ class AgentService:
                 self._cache[digest] = principal
         return principal
 
+    @staticmethod
+    def is_agent_id(value: str) -> bool:
+        """Whether `value` has the form of the ids this service gives out (`uuid4().hex`), existing or not."""
+        try:
+            return len(value) == 32 and uuid.UUID(hex=value).hex == value
+        except ValueError:
+            return False
+
+    def is_admin(self, token: str) -> bool:
+        """Whether `token` is the admin's; False for any other token, valid or not."""
+        try:
+            return self.authenticate(token).is_admin
+        except Unauthenticated:
+            return False
+
     def count(self) -> int:
         with self._engine.connect() as conn:
             query = sa.select(sa.func.count()).select_from(agents).where(~agents.c.is_admin)

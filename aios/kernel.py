@@ -2,7 +2,10 @@
 
 start(): lock the data dir → SQL + migrations → agents and the admin token → vector index → embedding
 model → memory (+ index repair) → LLM core → context paging → files (+ semantic index) → syscall queues →
-gRPC server → the address file. stop() runs the list backwards.
+gRPC server → the address file. stop() runs the list backwards, but for the model: it is freed last of the
+threads that use it (stop accepting syscalls, drain them, end the LLM work in progress, stop and join the
+model's users: context summaries, file summaries, note enrichment, memory jobs; then free the model). A thread
+inside llama.cpp while the model is freed would crash the process (SIGSEGV) at every SIGTERM with work pending.
 
 What the kernel writes itself (the database and its WAL files, the admin token, the address file, the lock)
 is readable by its user only (0600), and a data directory it creates is 0700.
@@ -14,6 +17,8 @@ import asyncio
 import fcntl
 import logging
 import os
+import time
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import IO
 
@@ -44,6 +49,7 @@ __all__ = ["ADDRESS_FILE", "ADMIN_TOKEN_FILE", "Kernel", "connect_address"]
 log = logging.getLogger("aios.kernel")
 _LOCK_FILE = "kernel.lock"
 _PRIVATE = 0o600
+_SLOW_STEP_S = 0.5
 
 
 def connect_address(host: str, port: int) -> str:
@@ -107,6 +113,15 @@ class DataDirLock:
         if self._file is not None:
             self._file.close()
             self._file = None
+
+
+async def _timed(what: str, step: Awaitable[object]) -> None:
+    """Await one step of the stop; a slow one is logged (a stop that overruns its grace says where)."""
+    started = time.perf_counter()
+    await step
+    took = time.perf_counter() - started
+    if took >= _SLOW_STEP_S:
+        log.info("stopping %s took %.1f s", what, took)
 
 
 class Kernel:
@@ -220,7 +235,7 @@ class Kernel:
         self.metrics_port = 0
         if cfg.metrics_port >= 0:
             try:
-                self._metrics = MetricsServer(cfg.host, cfg.metrics_port, self._collect_metrics)
+                self._metrics = MetricsServer(cfg.host, cfg.metrics_port, self._collect_metrics, self.agents.is_admin)
             except OSError as exc:  # the kernel serves without metrics rather than not at all
                 log.warning("metrics endpoint disabled: cannot listen on %s:%d: %s", cfg.host, cfg.metrics_port, exc)
             else:
@@ -238,24 +253,27 @@ class Kernel:
             self._metrics.stop()
             self._metrics = None
         if self._server is not None:
-            await self._server.stop(grace)
+            await _timed("draining the syscalls", self._server.stop(grace))
             self._server = None
+        # The grace is over: LLM work still waiting or running ends now (its caller gets UNAVAILABLE, a note being
+        # enriched stays pending), so every thread that waits for the model returns; the model stays loaded.
+        self.llm.quiesce()
         for queue in reversed(list(self._queues.values())):
-            await queue.stop()
+            await _timed(f"the {queue.name} queue", queue.stop())
         self._queues = {}
         if self.context is not None:
-            await asyncio.to_thread(self.context.stop)
+            await _timed("context paging", asyncio.to_thread(self.context.stop))
             self.context = None
         if self.files is not None:
-            await asyncio.to_thread(self.files.stop)
-            await asyncio.to_thread(self.files.index.stop)
+            await _timed("files", asyncio.to_thread(self.files.stop))
+            await _timed("the file index", asyncio.to_thread(self.files.index.stop))
             self.files = None
-        await asyncio.to_thread(self.llm.stop)  # first: a waiting enrichment call returns at once
         if self.memory is not None:
-            await asyncio.to_thread(self.memory.stop_enrichment)
+            await _timed("note enrichment", asyncio.to_thread(self.memory.stop_enrichment))
         if self.memory_jobs is not None:
-            await asyncio.to_thread(self.memory_jobs.stop)
+            await _timed("memory jobs", asyncio.to_thread(self.memory_jobs.stop))
             self.memory_jobs = None
+        await _timed("the LLM", asyncio.to_thread(self.llm.stop))  # no user is left: the model is freed
         if self.memory is not None:
             await asyncio.to_thread(self.memory.close)
         if getattr(self, "vectors", None) is not None:

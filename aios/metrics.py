@@ -1,4 +1,9 @@
-"""A Prometheus text-format endpoint (`GET /metrics`) on its own small HTTP server thread."""
+"""A Prometheus text-format endpoint (`GET /metrics`) on its own small HTTP server thread.
+
+The figures are kernel-wide and labelled by agent id, so only the admin may read them: a scrape sends
+`Authorization: Bearer <admin token>` (Prometheus: `authorization: {credentials_file: <data-dir>/admin.token}`);
+anything else gets 401.
+"""
 
 from __future__ import annotations
 
@@ -36,7 +41,9 @@ def _escape(value: str) -> str:
 
 
 class MetricsServer:
-    def __init__(self, host: str, port: int, collect: Callable[[], str]) -> None:
+    def __init__(self, host: str, port: int, collect: Callable[[], str], authorize: Callable[[str], bool]) -> None:
+        """`authorize(token)` says whether a request's bearer token may read the metrics (False, not an error,
+        for a token the kernel does not know)."""
         collect_ = collect
 
         class Handler(BaseHTTPRequestHandler):
@@ -44,11 +51,19 @@ class MetricsServer:
                 if self.path.split("?")[0] != "/metrics":
                     self.send_error(404, "only /metrics is served here")
                     return
+                scheme, _, token = self.headers.get("Authorization", "").partition(" ")
                 try:
-                    body = collect_().encode()
+                    allowed = scheme.lower() == "bearer" and authorize(token.strip())
+                    body = collect_().encode() if allowed else b""
                 except Exception:
                     log.exception("metrics collection failed")
                     self.send_error(500, "metrics collection failed")
+                    return
+                if not allowed:
+                    self.send_response(401)
+                    self.send_header("WWW-Authenticate", 'Bearer realm="aios metrics"')
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
                     return
                 self.send_response(200)
                 self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")

@@ -16,7 +16,9 @@ fs_grants = sa.Table(
     "fs_grants",
     metadata,
     sa.Column("tree_id", sa.String(32), sa.ForeignKey("fs_trees.id", ondelete="CASCADE"), primary_key=True),
-    sa.Column("agent_id", sa.String(32), sa.ForeignKey("agents.id"), primary_key=True),
+    # No foreign key to agents: a grant to an id no agent has is kept (and reaches nobody) rather than refused,
+    # so that granting does not tell which agent ids exist.
+    sa.Column("agent_id", sa.String(32), primary_key=True),
     sa.Column("mode", sa.String(8), nullable=False),
 )
 
@@ -89,9 +91,13 @@ fs_chunks = sa.Table(
     sa.Column("text", sa.Text, nullable=False),
 )
 
+# SQLite: the scope of each chunk's full-text entry (aios/lexical.py): its tree, which whoever reads one chunk reads.
+chunk_trees = sa.select(fs_chunks.c.id, fs_chunks.c.tree_id)
+
 fs_summaries = sa.Table(
     "fs_summaries",
     metadata,
+    sa.Column("tree_id", sa.String(32), sa.ForeignKey("fs_trees.id"), primary_key=True),
     sa.Column("sha256", sa.String(64), primary_key=True),
     sa.Column("summary", sa.Text, nullable=False),
     sa.Column("method", sa.String(16), nullable=False),

@@ -4,7 +4,8 @@ Small blobs (up to `inline_max` bytes) are stored in the database, in the same t
 that names them: one fsync (the commit) per small write. Larger ones are files in the data directory, synced
 (file and directory entry) before the SQL row that names them commits. Either way an acknowledged version
 always has its content, even after a kill -9; a crash between a file blob and its row leaves an unreferenced
-file, which retention removes later.
+file, which retention removes later. No write starts, and none goes on, while the data dir's device has less
+than `MIN_FREE_BYTES` free (RESOURCE_EXHAUSTED), so the stores that share it keep room to finish their own.
 """
 
 from __future__ import annotations
@@ -22,12 +23,14 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 
+from aios._db import check_free_space
 from aios.errors import NotFound, ResourceExhausted
 from fs._schema import fs_blobs
 
 __all__ = ["Blob", "BlobStore"]
 
 _READ_CHUNK = 1 << 20
+_SPACE_CHECK_BYTES = 4 << 20  # a large write checks the free space again after this much
 INLINE_MAX = 64 * 1024
 
 
@@ -52,6 +55,7 @@ class BlobStore:
     def put(self, chunks: Iterable[bytes], limit: int) -> Blob:
         """Take the concatenated chunks. More than `limit` bytes: RESOURCE_EXHAUSTED. A small blob stays in
         memory until `record` stores it with the version; a large one is on disk when this returns."""
+        check_free_space(self.root)
         digest, buffered, size = hashlib.sha256(), bytearray(), 0
         iterator = iter(chunks)
         for chunk in iterator:
@@ -70,12 +74,17 @@ class BlobStore:
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(head)
+                unchecked = len(head)
                 for chunk in rest:
                     size += len(chunk)
                     if size > limit:
                         raise ResourceExhausted(f"file is larger than the limit of {limit} bytes")
+                    if unchecked > _SPACE_CHECK_BYTES:
+                        check_free_space(self.root)
+                        unchecked = 0
                     digest.update(chunk)
                     f.write(chunk)
+                    unchecked += len(chunk)
                 f.flush()
                 os.fsync(f.fileno())
             sha = digest.hexdigest()

@@ -20,12 +20,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from aios import text as extract
+from aios._db import storage_full
 from aios.embeddings import Embedder
 from aios.errors import FailedPrecondition, InvalidArgument
 from aios.lexical import Lexical, rrf
 from aios.vectors import VectorIndex
 from fs import paths
-from fs._schema import fs_chunks, fs_files, fs_summaries
+from fs._schema import chunk_trees, fs_chunks, fs_files, fs_summaries
 from fs.models import ChunkHit, PassagePair, RetrieveFilters, Summary
 from fs.service import FileService, TreeRef
 
@@ -35,6 +36,7 @@ log = logging.getLogger("aios.fs.index")
 
 _BATCH_FILES = 32
 _GATHER_S = 0.2
+_FULL_RETRY_S = 5.0  # a batch that met a full disk is tried again after this long
 _CANDIDATES = 100
 _CHUNKS_PER_HIT = 3
 _MAX_K = 200
@@ -84,7 +86,7 @@ class SemanticIndex:
         self._files = files
         self._config = files.config
         self._llm = llm
-        self._lexical = Lexical(engine.dialect.name, fs_chunks, "fs_chunks_fts", "chunk_id")
+        self._lexical = Lexical(engine.dialect.name, fs_chunks, "fs_chunks_fts", "chunk_id", scopes_of=chunk_trees)
         self._pending: set[str] = set()
         self._cond = threading.Condition()
         self._busy = False
@@ -190,8 +192,16 @@ class SemanticIndex:
                 self._busy = True
             try:
                 self._index(batch)
-            except Exception:
-                log.exception("fs index: batch of %d files failed; they stay behind until the next start", len(batch))
+            except Exception as exc:
+                full = storage_full(exc)
+                if full is None:
+                    log.exception("fs index: batch of %d files failed; they stay behind until the next start",
+                                  len(batch))  # fmt: skip
+                else:  # indexed once there is space again, not only at the next start
+                    log.warning("fs index: %d files wait for space: %s", len(batch), full)
+                    with self._cond:
+                        self._cond.wait_for(lambda: self._stopping, _FULL_RETRY_S)
+                        self._pending.update(batch)
             finally:
                 with self._cond:
                     self._busy = False
@@ -272,7 +282,7 @@ class SemanticIndex:
         )  # fmt: skip
         where = sa.and_(fs_chunks.c.tree_id.in_(by_id), fs_chunks.c.file_id.in_(live))
         with self._engine.connect() as conn:
-            lexical = dict(self._lexical.search(conn, where, query, n))
+            lexical = dict(self._lexical.search(conn, where, query, n, scopes=list(by_id)))  # bm25 per tree
             candidates = list({*dense, *lexical})
             rows = conn.execute(
                 sa.select(fs_chunks, fs_files.c.path, fs_files.c.mime)
@@ -304,11 +314,13 @@ class SemanticIndex:
         text = row.text.lower()
         return all(kw.lower() in text for kw in f.keywords)
 
-    def summarize(self, agent_id: str, path: str, version: int, sha: str, **llm_options: Any) -> Summary:
-        """An LLM summary through the kernel's scheduler, cached per content; extractive without an LLM."""
+    def summarize(self, agent_id: str, tree_id: str, path: str, version: int, sha: str, **llm_options: Any) -> Summary:
+        """An LLM summary through the kernel's scheduler, cached per tree and content (so a hit, and its speed,
+        tells nothing about other agents' files); extractive without an LLM."""
         method = "llm" if self._llm is not None and self._llm.available else "extractive"
+        key = sa.and_(fs_summaries.c.tree_id == tree_id, fs_summaries.c.sha256 == sha)
         with self._engine.connect() as conn:
-            cached = conn.execute(sa.select(fs_summaries).where(fs_summaries.c.sha256 == sha)).first()
+            cached = conn.execute(sa.select(fs_summaries).where(key)).first()
         if cached is not None and (cached.method == method or method == "extractive"):
             return Summary(path, version, cached.summary, cached.method, True)
         data = self._blobs.read(sha)[: self._config.index_max_bytes]
@@ -317,8 +329,8 @@ class SemanticIndex:
         text = data.decode("utf-8", errors="ignore")
         summary = self._llm_summary(agent_id, text, **llm_options) if method == "llm" else _extractive(text)
         with self._engine.begin() as conn:
-            conn.execute(sa.delete(fs_summaries).where(fs_summaries.c.sha256 == sha))
-            conn.execute(sa.insert(fs_summaries).values(sha256=sha, summary=summary, method=method,
+            conn.execute(sa.delete(fs_summaries).where(key))
+            conn.execute(sa.insert(fs_summaries).values(tree_id=tree_id, sha256=sha, summary=summary, method=method,
                                                         created_at=self._files._clock()))  # fmt: skip
         return Summary(path, version, summary, method, False)
 

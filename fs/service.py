@@ -554,8 +554,23 @@ class FileService:
                 if file_id in rows and rows[file_id].deleted_at is None]  # fmt: skip
 
     def summarize(self, agent_id: str, tree: str, path: str, version: int = 0, **llm_options: Any) -> Summary:
+        ref = self.resolve(agent_id, tree, "read")
         info = self._readable(agent_id, tree, path, version)
-        return self._semantic().summarize(agent_id, info.path, info.version, info.sha256, **llm_options)
+        # Cached per tree: a hit only for content summarised in a tree the caller reads, never another's.
+        return self._semantic().summarize(agent_id, ref.id, info.path, info.version, info.sha256, **llm_options)
+
+    def index_backlog(self, agent_id: str | None = None) -> int:
+        """Files waiting to be (re)indexed in the trees the agent reads; in the whole kernel for None. An agent's
+        figure moves with its own trees only, not with what other agents write."""
+        index = self._semantic()
+        if agent_id is None:
+            return int(index.backlog)
+        trees = [t.id for t in self.trees.readable(agent_id)]
+        with self._engine.connect() as conn:
+            return int(conn.execute(
+                sa.select(sa.func.count()).select_from(fs_files)
+                .where(fs_files.c.tree_id.in_(trees), fs_files.c.indexed_version != fs_files.c.version)
+            ).scalar_one())  # fmt: skip
 
     def group_by(
         self, agent_id: str, tree: str, query: str = "", groups: int = 0, path_prefix: str = "/", limit: int = 200

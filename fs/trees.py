@@ -11,7 +11,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from aios.errors import AlreadyExists, InvalidArgument, NotFound, PermissionDenied
+from agents import AgentService
+from aios.errors import AlreadyExists, InvalidArgument, PermissionDenied, ResourceExhausted
 from fs import paths
 from fs._schema import fs_grants, fs_trees
 from fs.models import Tree
@@ -20,6 +21,7 @@ __all__ = ["TreeRef", "Trees"]
 
 _HOME = "~"  # prefix of home tree names; user tree names cannot contain it
 _ACCESS_RANK = {"read": 0, "write": 1, "owner": 2}
+_MAX_GRANTS = 256  # agents one tree is shared with
 
 
 @dataclass(frozen=True)
@@ -50,15 +52,14 @@ class Trees:
         paths.check_tree_name(tree)
         with self._engine.connect() as conn:
             row = conn.execute(sa.select(fs_trees).where(fs_trees.c.name == tree)).first()
-            if row is None:
-                raise NotFound(f"no tree named {tree!r}")
-            access = "owner" if row.owner_id == agent_id else None
-            if access is None:
-                access = conn.execute(
-                    sa.select(fs_grants.c.mode).where(fs_grants.c.tree_id == row.id, fs_grants.c.agent_id == agent_id)
-                ).scalar()
-        if access is None:
-            raise PermissionDenied(f"tree {tree!r} is not shared with you")
+            access = None if row is None else "owner" if row.owner_id == agent_id else conn.execute(
+                sa.select(fs_grants.c.mode).where(fs_grants.c.tree_id == row.id, fs_grants.c.agent_id == agent_id)
+            ).scalar()  # fmt: skip
+        if row is None or access is None:
+            # One answer for "no such tree" and "another agent's tree": tree names are one namespace, and telling
+            # the two apart would show any agent which names others use. PERMISSION_DENIED, as for a grant that
+            # was removed (a reader's open watch ends with it too).
+            raise PermissionDenied(f"no tree {tree!r} is shared with you (it does not exist, or is not yours)")
         if _ACCESS_RANK[access] < _ACCESS_RANK[need]:
             raise PermissionDenied(f"you have {access} access to tree {tree!r}; this needs {need}")
         return TreeRef(row.id, row.name, tree, row.owner_id, access)
@@ -96,17 +97,22 @@ class Trees:
             raise InvalidArgument("home trees cannot be shared: create a shared tree and grant access to it")
         if mode not in ("read", "write", ""):
             raise InvalidArgument(f"mode must be read, write or empty (revoke), got {mode!r}")
+        if not AgentService.is_agent_id(grantee):
+            raise InvalidArgument(f"an agent id is 32 lowercase hex characters, got {grantee[:40]!r}")
         ref = self.resolve(agent_id, tree, "owner")
         if grantee == agent_id:
             raise InvalidArgument("the owner always has access to its tree")
+        # An id no agent has is granted like any other, and reaches nobody: refusing it would tell the caller
+        # which ids belong to agents.
         with self._engine.begin() as conn:
             conn.execute(sa.delete(fs_grants).where(fs_grants.c.tree_id == ref.id, fs_grants.c.agent_id == grantee))
             if mode:
-                try:
-                    with conn.begin_nested():
-                        conn.execute(sa.insert(fs_grants).values(tree_id=ref.id, agent_id=grantee, mode=mode))
-                except IntegrityError:
-                    raise NotFound(f"no agent with id {grantee!r}") from None
+                granted = conn.execute(
+                    sa.select(sa.func.count()).select_from(fs_grants).where(fs_grants.c.tree_id == ref.id)
+                ).scalar_one()
+                if granted >= _MAX_GRANTS:  # ids no agent has are kept too: without a bound they would pile up
+                    raise ResourceExhausted(f"a tree is shared with at most {_MAX_GRANTS} agents")
+                conn.execute(sa.insert(fs_grants).values(tree_id=ref.id, agent_id=grantee, mode=mode))
         if not mode:
             for listener in self._removal_listeners:
                 listener(ref.id, grantee)

@@ -1,5 +1,6 @@
 import sqlalchemy as sa
 
+from agents._schema import agents
 from aios._db import metadata
 
 notes = sa.Table(
@@ -36,7 +37,16 @@ note_shares = sa.Table(
     "note_shares",
     metadata,
     sa.Column("note_id", sa.String(32), sa.ForeignKey("notes.id", ondelete="CASCADE"), primary_key=True),
-    sa.Column("agent_id", sa.String(32), sa.ForeignKey("agents.id"), primary_key=True),
+    # No foreign key to agents: a share with an id no agent has is kept (and reaches nobody) rather than
+    # refused, so that sharing does not tell which agent ids exist.
+    sa.Column("agent_id", sa.String(32), primary_key=True),
+)
+
+# SQLite: the scopes each note's full-text entry is in (aios/lexical.py), so that its bm25 statistics are those of
+# what the searcher may see: its owner's and each reader's. A share with an id no agent has reaches nobody.
+note_readers = sa.union_all(
+    sa.select(notes.c.id, notes.c.agent_id),
+    sa.select(note_shares.c.note_id, note_shares.c.agent_id).join(agents, agents.c.id == note_shares.c.agent_id),
 )
 
 note_links = sa.Table(

@@ -113,17 +113,32 @@ class Enricher:
         self._threads = [threading.Thread(target=self._run, args=(f"enrichment-{i}",), name=f"aios-enrichment-{i}",
                                           daemon=True) for i in range(workers)]  # fmt: skip
         self.done = 0
+        self.postponed = 0
+        self._postponing = False  # the last reply failed: the model is away
 
     def start(self) -> None:
         for thread in self._threads:
             thread.start()
 
     def stop(self) -> None:
+        """End the workers once their notes in progress are done (the LLM being stopped, at once). Notes still
+        queued are dropped: they stay pending in the database and are taken up again at the next start."""
+        dropped = 0
+        while True:
+            try:
+                dropped += self._queue.get_nowait() is not None
+            except queue.Empty:
+                break
+        with self._lock:
+            self._outstanding -= dropped
         for _ in self._threads:
             self._queue.put(None)
         deadline = time.monotonic() + 30
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
+        if dropped or self.postponed:
+            log.info("note enrichment stopped; %d notes postponed and %d queued are left pending for the next start",
+                     self.postponed, dropped)  # fmt: skip
 
     def submit(self, note_ids: list[str], enrich: bool = True) -> None:
         """Queue notes: enrichment (when `enrich`) and then the link stage."""
@@ -168,8 +183,14 @@ class Enricher:
                     job_class=JobClass.BACKGROUND, session=session,
                 )  # fmt: skip
             except Exception as exc:  # the model is unavailable (e.g. shutting down): stays pending
-                log.info("enrichment of note %s postponed: %s", note_id, exc)
+                # While the model is away (a stop, a remote server down) every queued note lands here in turn:
+                # the first is told, the rest counted (and told by `stop`).
+                with self._lock:
+                    first, self._postponing = not self._postponing, True
+                    self.postponed += 1
+                log.log(logging.INFO if first else logging.DEBUG, "enrichment of note %s postponed: %s", note_id, exc)
                 return False
+            self._postponing = False
             result = parse_enrichment(reply.text) if reply.finish_reason == "stop" else None
             try:
                 if not self._apply(note_id, content, result):

@@ -15,6 +15,7 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.engine import Engine
 
+from aios._db import storage_full
 from memory.service import MemoryService
 
 __all__ = ["MemoryJobs", "run_consolidation", "run_decay"]
@@ -99,5 +100,10 @@ class MemoryJobs:
         # over the error that stopped the start.
         if self._scheduler.running:
             self._scheduler.shutdown(wait=True)
-        self._service.flush_recalls()
+        try:
+            self._service.flush_recalls()
+        except Exception as exc:  # on a full disk the recall counts are lost, but the kernel still stops
+            if storage_full(exc) is None:
+                raise
+            log.warning("memory: recall statistics not written at stop: %s", storage_full(exc))
         _SERVICES.pop(self._key, None)

@@ -86,7 +86,7 @@ class NoteSearch:
         depth = max(_CANDIDATES, k * 3)
         # The lexical ranking needs no query vector: it runs on a helper thread, on its own connection, while
         # this one encodes the query and asks Chroma (sqlite3, psycopg and torch release the GIL).
-        lexical_job = self._search_pool.submit(self._lexical_search, where, query, depth)
+        lexical_job = self._search_pool.submit(self._lexical_search, agent_id, where, query, depth)
         vector = self._embedder.encode([query])[0]
         dense: dict[str, float] = {}
         if filters.scope != "shared":
@@ -123,9 +123,9 @@ class NoteSearch:
         self._recalled([h.note.id for h in result if h.note.agent_id == agent_id], now)
         return result
 
-    def _lexical_search(self, where: sa.ColumnElement[bool], query: str, limit: int) -> dict[str, float]:
-        with self._engine.connect() as conn:
-            return dict(self._lexical.search(conn, where, query, limit))
+    def _lexical_search(self, agent_id: str, where: sa.ColumnElement[bool], query: str, limit: int) -> dict[str, float]:
+        with self._engine.connect() as conn:  # bm25 statistics of the notes this agent may see only
+            return dict(self._lexical.search(conn, where, query, limit, scopes=[agent_id]))
 
     def _expand(
         self,

@@ -22,6 +22,7 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from agents import AgentService
 from agents._schema import agents
 from aios import text as extract
 from aios.config import LimitsConfig
@@ -29,7 +30,7 @@ from aios.embeddings import Embedder
 from aios.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied, ResourceExhausted
 from aios.lexical import Lexical, body, rrf
 from aios.vectors import VectorIndex
-from memory._schema import note_link_queue, note_links, note_shares, note_versions, notes
+from memory._schema import note_link_queue, note_links, note_readers, note_shares, note_versions, notes
 from memory.consolidation import PROFILE, SUMMARY, ConsolidationReport, extractive_summary, group_related, profile_text
 from memory.enrichment import Enricher, EnrichmentResult
 from memory.forgetting import ForgettingConfig
@@ -59,6 +60,8 @@ _MAX_KEY, _MAX_VALUE, _MAX_TAGS, _MAX_TAG = 128, 4096, 32, extract.MAX_TERM
 _MAX_KEYWORDS = 10  # after grounded model keywords join the extractive ones
 _USER_FIELDS = ("keywords", "context", "tags", "category")
 """Fields a user may set and a kernel job may otherwise fill or evolve; once the user set one it is theirs."""
+_EVOLUTION = "evolution:"  # a version's cause: "evolution:<id of the note whose linking changed it>"
+_MAX_SHARES = 256  # agents one note is shared with
 _WRITE_ATTEMPTS = 5
 _LINK_CANDIDATES = 5
 # The LLM sees few candidates (short prompts for a small model), each at least this similar to the note.
@@ -84,7 +87,9 @@ class MemoryService(NoteSearch):
         self.forgetting = forgetting or ForgettingConfig()
         self.link_threshold = link_threshold
         self.time_weight = _TIME_WEIGHT
-        self._lexical = Lexical(engine.dialect.name, notes, "notes_fts", "note_id", pg_body="search_body")
+        self._lexical = Lexical(
+            engine.dialect.name, notes, "notes_fts", "note_id", pg_body="search_body", scopes_of=note_readers
+        )
         # Recalls strengthen notes; they are written in batches, not one fsync'd transaction per search.
         self._recalls: dict[str, tuple[int, float]] = {}
         self._recall_lock = threading.Lock()
@@ -191,7 +196,7 @@ class MemoryService(NoteSearch):
         # With the LLM on, its judgement (after the write) replaces the similarity links and does the evolution.
         judged = {r["id"] for r in rows if r["category"] != PROFILE} if self._enricher is not None else set()
         with self._engine.begin() as conn:
-            self._check_share_targets(conn, agent_id, {a for n in new_notes for a in n.share_with})
+            self._check_share_targets(agent_id, {a for n in new_notes for a in n.share_with})
             conn.execute(sa.insert(notes), rows)
             if judged:
                 conn.execute(sa.insert(note_link_queue), [{"note_id": i, "queued_at": now} for i in judged])
@@ -204,8 +209,10 @@ class MemoryService(NoteSearch):
             if shares:
                 conn.execute(sa.insert(note_shares), shares)
             self._lexical.put(conn, [(r["id"], _search_text(r)) for r in rows], fresh=True)
-        self._vectors.upsert(_collection(agent_id), [r["id"] for r in rows], vectors)
-        self._link_new(agent_id, rows, vectors, now, judged)
+            # In the transaction, so a vector or link write that fails (a full disk) leaves no note behind; a
+            # commit that fails after it leaves only vectors SQL does not know, which search skips and a start drops.
+            self._vectors.upsert(_collection(agent_id), [r["id"] for r in rows], vectors)
+            self._link_new(conn, agent_id, rows, vectors, now, judged)
         # As written, before the worker touches them (linking never evolves a note of the same batch).
         added = [self._note(_RowView(r), list(dict.fromkeys(n.share_with)), now)
                  for r, n in zip(rows, new_notes, strict=True)]  # fmt: skip
@@ -257,7 +264,7 @@ class MemoryService(NoteSearch):
             "created_at": now,
         }
 
-    def _link_new(self, agent_id: str, rows: list[dict[str, Any]], vectors: np.ndarray, now: float,
+    def _link_new(self, conn: Connection, agent_id: str, rows: list[dict[str, Any]], vectors: np.ndarray, now: float,
                   deferred: Container[str] = ()) -> None:  # fmt: skip
         """Link each new note to its nearest notes above the threshold, and evolve their tags (A-MEM);
         notes in `deferred` get provisional links only (the LLM's judgement comes later)."""
@@ -269,43 +276,40 @@ class MemoryService(NoteSearch):
                   if i != row["id"] and similarity >= self.link_threshold}  # fmt: skip
         links = []
         fts: dict[str, str] = {}  # evolved notes' new search text, written once for the batch
-        with self._engine.begin() as conn:
-            # Current state of every neighbour; an evolution updates it here too, so a neighbour of two
-            # new notes evolves from its latest version.
-            others: dict[str, Any] = {}
-            wanted_ids = sorted(wanted)
-            for start in range(0, len(wanted_ids), 500):
-                chunk = wanted_ids[start : start + 500]
-                others.update({r.id: _RowView(dict(r._mapping))
-                               for r in conn.execute(sa.select(notes).where(notes.c.id.in_(chunk)))})  # fmt: skip
-            for row, hits in zip(rows, neighbours, strict=True):
-                for other_id, similarity in hits:
-                    if other_id == row["id"] or similarity < self.link_threshold:
-                        continue
-                    other = others.get(other_id)
-                    if other is None or other.agent_id != agent_id:
-                        continue
-                    shared = [k for k in row["keywords"] if k in set(other.keywords)]
-                    reason = f"cosine {similarity:.2f}" + (
-                        f"; shared keywords: {', '.join(shared[:5])}" if shared else ""
-                    )
-                    links.append(
-                        {
-                            "from_id": row["id"],
-                            "to_id": other_id,
-                            "kind": "related",
-                            "reason": reason,
-                            "weight": round(similarity, 4),
-                            "created_at": now,
-                        }
-                    )
-                    if other_id not in new_ids and row["id"] not in deferred:
-                        updated = self._evolve(conn, other, row, shared, now, fts)
-                        if updated is not None:
-                            others[other_id] = _RowView(updated)
-            if links:
-                conn.execute(sa.insert(note_links), links)
-            self._lexical.put(conn, list(fts.items()))
+        # Current state of every neighbour; an evolution updates it here too, so a neighbour of two
+        # new notes evolves from its latest version.
+        others: dict[str, Any] = {}
+        wanted_ids = sorted(wanted)
+        for start in range(0, len(wanted_ids), 500):
+            chunk = wanted_ids[start : start + 500]
+            others.update({r.id: _RowView(dict(r._mapping))
+                           for r in conn.execute(sa.select(notes).where(notes.c.id.in_(chunk)))})  # fmt: skip
+        for row, hits in zip(rows, neighbours, strict=True):
+            for other_id, similarity in hits:
+                if other_id == row["id"] or similarity < self.link_threshold:
+                    continue
+                other = others.get(other_id)
+                if other is None or other.agent_id != agent_id:
+                    continue
+                shared = [k for k in row["keywords"] if k in set(other.keywords)]
+                reason = f"cosine {similarity:.2f}" + (f"; shared keywords: {', '.join(shared[:5])}" if shared else "")
+                links.append(
+                    {
+                        "from_id": row["id"],
+                        "to_id": other_id,
+                        "kind": "related",
+                        "reason": reason,
+                        "weight": round(similarity, 4),
+                        "created_at": now,
+                    }
+                )
+                if other_id not in new_ids and row["id"] not in deferred:
+                    updated = self._evolve(conn, other, row, shared, now, fts)
+                    if updated is not None:
+                        others[other_id] = _RowView(updated)
+        if links:
+            conn.execute(sa.insert(note_links), links)
+        self._lexical.put(conn, list(fts.items()))
 
     def _evolve(self, conn: Connection, old: Any, new: dict[str, Any], shared: list[str], now: float,
                 fts: dict[str, str] | None = None) -> dict[str, Any] | None:  # fmt: skip
@@ -406,7 +410,7 @@ class MemoryService(NoteSearch):
         where = sa.and_(notes.c.agent_id == row.agent_id, notes.c.archived_at.is_(None), notes.c.id != row.id,
                         notes.c.category != PROFILE)  # fmt: skip
         dense = dict(self._vectors.query(collection, vector, _JUDGE_POOL + 1))
-        lexical = dict(self._lexical.search(conn, where, row.content, _JUDGE_POOL))
+        lexical = dict(self._lexical.search(conn, where, row.content, _JUDGE_POOL, scopes=[row.agent_id]))
         rows = self._rows(conn, [*dense, *lexical], where)
         cosine = {i: dense[i] for i in dense if i in rows}
         missing = [i for i in rows if i not in cosine]
@@ -454,6 +458,7 @@ class MemoryService(NoteSearch):
         self._check_enrichment(changes.get("keywords"), changes.get("tags"), changes.get("importance"))
         self._check_labels(changes.get("context"), changes.get("category"))
         now = self._clock()
+        vector = self._embedder.encode([changes["content"]]) if "content" in changes else None
         for _ in range(_WRITE_ATTEMPTS):
             with self._engine.begin() as conn:
                 row = self._own_row(conn, agent_id, note_id)
@@ -463,11 +468,11 @@ class MemoryService(NoteSearch):
                     )
                 mine = [*row.user_fields, *(f for f in _USER_FIELDS if f in changes and f not in row.user_fields)]
                 if self._write_version(conn, row, {**changes, "user_fields": mine}, "update", now) is not None:
+                    if vector is not None:  # in the transaction, as in `add`: a refused vector write changes nothing
+                        self._vectors.upsert(_collection(agent_id), [note_id], vector)
                     break
         else:
             raise ResourceExhausted(f"note {note_id} is being changed by other writers; try again")
-        if "content" in changes:
-            self._vectors.upsert(_collection(agent_id), [note_id], self._embedder.encode([changes["content"]]))
         return self.get(agent_id, note_id)
 
     def delete(self, agent_id: str, note_id: str) -> None:
@@ -501,21 +506,25 @@ class MemoryService(NoteSearch):
 
     def share(self, agent_id: str, note_id: str, with_agents: Sequence[str], share: bool = True) -> Note:
         with self._engine.begin() as conn:
-            self._own_row(conn, agent_id, note_id)
+            row = self._own_row(conn, agent_id, note_id)
             if share:
-                self._check_share_targets(conn, agent_id, set(with_agents))
+                self._check_share_targets(agent_id, set(with_agents))
                 have = set(
                     conn.execute(sa.select(note_shares.c.agent_id).where(note_shares.c.note_id == note_id)).scalars()
                 )
                 new = [{"note_id": note_id, "agent_id": a} for a in dict.fromkeys(with_agents) if a not in have]
+                if len(have) + len(new) > _MAX_SHARES:
+                    raise ResourceExhausted(f"a note is shared with at most {_MAX_SHARES} agents")
                 if new:
                     conn.execute(sa.insert(note_shares), new)
             else:
+                self._check_share_targets("", set(with_agents))  # the form only (PostgreSQL refuses a NUL)
                 conn.execute(
                     sa.delete(note_shares).where(
                         note_shares.c.note_id == note_id, note_shares.c.agent_id.in_(list(with_agents))
                     )
                 )
+            self._lexical.put(conn, [(note_id, _search_text(row._mapping))])  # in its readers' statistics
         return self.get(agent_id, note_id)
 
     def link(
@@ -611,10 +620,13 @@ class MemoryService(NoteSearch):
 
     def history(self, agent_id: str, note_id: str) -> list[NoteVersion]:
         with self._engine.connect() as conn:
-            self._visible_row(conn, agent_id, note_id)
+            owner = self._visible_row(conn, agent_id, note_id).agent_id
             rows = conn.execute(
                 sa.select(note_versions).where(note_versions.c.note_id == note_id).order_by(note_versions.c.version)
             ).all()
+            causes = [r.cause for r in rows]
+            if owner != agent_id:
+                causes = self._redact_causes(conn, agent_id, causes)
         return [
             NoteVersion(
                 r.note_id,
@@ -624,11 +636,20 @@ class MemoryService(NoteSearch):
                 list(r.keywords),
                 list(r.tags),
                 r.category,
-                r.cause,
+                cause,
                 r.created_at,
             )
-            for r in rows
+            for r, cause in zip(rows, causes, strict=True)
         ]
+
+    def _redact_causes(self, conn: Connection, agent_id: str, causes: list[str]) -> list[str]:
+        """Causes as a reader of a shared note may see them: "evolution:<id>" (and its undo) name the owner's note
+        that caused the step, which stays named only if the reader sees that note too."""
+        parts = [c.partition(_EVOLUTION) for c in causes]
+        named = {note for _, sep, note in parts if sep}
+        query = sa.select(notes.c.id).where(notes.c.id.in_(named), self._visible(agent_id))
+        seen = set(conn.execute(query).scalars()) if named else set()
+        return [head + "evolution" if sep and note not in seen else head + sep + note for head, sep, note in parts]
 
     def neighbours(self, agent_id: str, note_id: str, depth: int = 1) -> tuple[list[Note], list[Link]]:
         """Notes reachable from `note_id` over links in either direction, up to `depth` hops."""
@@ -854,16 +875,17 @@ class MemoryService(NoteSearch):
             raise NotFound(f"no note {note_id!r}")
         return row
 
-    def _check_share_targets(self, conn: Connection, agent_id: str, targets: set[str]) -> None:
-        if not targets:
-            return
+    @staticmethod
+    def _check_share_targets(agent_id: str, targets: set[str]) -> None:
+        """Only the form of an id is checked. A share with an id no agent has is kept and reaches nobody:
+        refusing it would tell any agent which ids belong to agents."""
         if agent_id in targets:
             raise InvalidArgument("a note cannot be shared with its owner")
-        for target in targets:  # PostgreSQL refuses a NUL in a query parameter
-            self._check_text(target, "an agent id to share with")
-        known = set(conn.execute(sa.select(agents.c.id).where(agents.c.id.in_(targets), ~agents.c.is_admin)).scalars())
-        if targets - known:
-            raise NotFound(f"no agent {sorted(targets - known)[0]!r} to share with")
+        if len(targets) > _MAX_SHARES:  # ids no agent has are kept too: without a bound they would pile up
+            raise ResourceExhausted(f"a note is shared with at most {_MAX_SHARES} agents")
+        for target in targets:
+            if not AgentService.is_agent_id(target):
+                raise InvalidArgument(f"an agent id is 32 lowercase hex characters, got {target[:40]!r}")
 
     def _check_batch(self, new_notes: Sequence[NewNote]) -> None:
         if not new_notes:

@@ -11,6 +11,7 @@ from aios.errors import InvalidArgument
 from memory.context import ContextService
 from syscalls import convert, convert_context
 from syscalls.dispatch import Access, Caller, SyscallRuntime, server_stream, unary
+from syscalls.limits import MAX_QUERY_CHARS, MAX_ROW_NUMBER, check_length
 
 __all__ = ["ContextServicer"]
 
@@ -86,6 +87,7 @@ class ContextServicer(context_pb2_grpc.ContextServiceServicer):
 
     @unary("context.search_recall", "context")
     def SearchRecall(self, request: context_pb2.SearchRecallRequest, caller: Caller) -> Any:
+        check_length(request.query, "query", MAX_QUERY_CHARS)
         hits = self._context.search_recall(caller.agent_id, request.query, request.k or _DEFAULT_K)
         return context_pb2.SearchRecallResponse(hits=[convert_context.to_proto_recall_hit(h) for h in hits])
 
@@ -95,7 +97,9 @@ class ContextServicer(context_pb2_grpc.ContextServiceServicer):
 
     @unary("context.events", "context")
     def ListContextEvents(self, request: context_pb2.ListContextEventsRequest, caller: Caller) -> Any:
-        events = self._context.events(caller.agent_id, request.after_id, request.limit or 100)
+        # No event has a larger id: what comes after one is what comes after MAX_ROW_NUMBER (nothing).
+        after = min(request.after_id, MAX_ROW_NUMBER)
+        events = self._context.events(caller.agent_id, after, request.limit or 100)
         return context_pb2.ContextEvents(events=[convert_context.to_proto_event(e) for e in events])
 
     @unary("context.swap_out", "context")

@@ -5,7 +5,8 @@ Kept in one module so servicers stay a readable line per step (chroma's proto/co
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
+from collections.abc import Sequence
 from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -15,6 +16,7 @@ from aios._proto.aios.v1 import admin_pb2, llm_pb2, memory_pb2
 from aios.errors import InvalidArgument
 from aios.llm import ChatMessage, Completion, ModelInfo, RunEvent, SamplingParams, SchedulerState
 from memory import Link, MemoryStats, NewNote, Note, NoteUpdate, NoteVersion, SearchFilters, SearchHit
+from syscalls.limits import MAX_CHAT_MESSAGES, MAX_NOTE_CONTEXT_CHARS, MAX_SHARE_AGENTS, check_count, check_length
 from syscalls.records import AgentMetrics, SyscallRecord, SyscallStatus
 
 __all__ = [
@@ -98,6 +100,9 @@ def to_proto_agent_metrics(m: AgentMetrics) -> admin_pb2.AgentSyscallStats:
 
 # The range a Timestamp may hold (0001-01-01 to 9999-12-31): beyond it the reply could not carry the time back.
 _MIN_SECONDS, _MAX_SECONDS = -62_135_596_800, 253_402_300_799
+# The last float before year 10000: 9999-12-31T23:59:59.999999999 as a float rounds up to year 10000, which
+# datetime cannot hold (a search with that as_of answered INTERNAL).
+_LAST_SECOND = math.nextafter(_MAX_SECONDS + 1, 0)
 
 
 def from_timestamp(msg: Any, field: str) -> float | None:
@@ -106,10 +111,12 @@ def from_timestamp(msg: Any, field: str) -> float | None:
     ts = getattr(msg, field)
     if not (_MIN_SECONDS <= ts.seconds <= _MAX_SECONDS and 0 <= ts.nanos < 1_000_000_000):
         raise InvalidArgument(f"{field} is not a valid timestamp (years 1-9999, nanos 0-999999999)")
-    return ts.ToNanoseconds() / 1e9
+    return min(ts.ToNanoseconds() / 1e9, _LAST_SECOND)
 
 
 def from_proto_new_note(msg: memory_pb2.NewNote) -> NewNote:
+    check_count(msg.share_with, "share_with", MAX_SHARE_AGENTS)
+    check_length(msg.context, "context", MAX_NOTE_CONTEXT_CHARS)
     return NewNote(
         content=msg.content,
         metadata=dict(msg.metadata),
@@ -125,6 +132,7 @@ def from_proto_new_note(msg: memory_pb2.NewNote) -> NewNote:
 
 
 def from_proto_update(msg: memory_pb2.UpdateNoteRequest) -> NoteUpdate:
+    check_length(msg.context, "context", MAX_NOTE_CONTEXT_CHARS)
     return NoteUpdate(
         content=msg.content if msg.HasField("content") else None,
         context=msg.context if msg.HasField("context") else None,
@@ -217,7 +225,8 @@ def to_proto_memory_stats(s: MemoryStats) -> memory_pb2.MemoryStats:
 # -- llm -------------------------------------------------------------------------------------------
 
 
-def from_proto_messages(messages: Iterable[llm_pb2.ChatMessage]) -> list[ChatMessage]:
+def from_proto_messages(messages: Sequence[llm_pb2.ChatMessage]) -> list[ChatMessage]:
+    check_count(messages, "messages", MAX_CHAT_MESSAGES)
     return [ChatMessage(m.role, m.content) for m in messages]
 
 

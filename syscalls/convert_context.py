@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 
 from aios._proto.aios.v1 import context_pb2, llm_pb2
 from memory.context import (
@@ -18,6 +18,7 @@ from memory.context import (
     TurnResult,
 )
 from syscalls.convert import to_proto_completion, to_timestamp
+from syscalls.limits import MAX_CHAT_MESSAGES, check_count
 
 __all__ = [
     "from_proto_chat_messages",
@@ -30,7 +31,8 @@ __all__ = [
 ]
 
 
-def from_proto_chat_messages(messages: Iterable[llm_pb2.ChatMessage]) -> list[tuple[str, str]]:
+def from_proto_chat_messages(messages: Sequence[llm_pb2.ChatMessage]) -> list[tuple[str, str]]:
+    check_count(messages, "messages", MAX_CHAT_MESSAGES)
     return [(m.role, m.content) for m in messages]
 
 

@@ -1,7 +1,8 @@
 """The one path every syscall takes: authenticate, admit a record, queue, run, translate errors.
 
 Servicer methods are plain functions `(self, request, caller) -> response`, decorated with `unary` or
-`server_stream`; the decorator runs them on their resource's queue and owns every gRPC status.
+`server_stream`; the decorator runs them on their resource's queue and owns every gRPC status. A store that
+found its disk full (whichever error it said so with) is RESOURCE_EXHAUSTED, never a bug.
 `RequestDecoding`, installed once on the server, answers a request that does not decode before any of that.
 
 A streaming call lives as long as its client keeps it open, so it must not outlive the access it was opened
@@ -25,6 +26,7 @@ from typing import Any
 import grpc
 
 from agents import AgentService, Principal
+from aios._db import storage_full
 from aios.errors import (
     AiosError,
     Cancelled,
@@ -34,6 +36,7 @@ from aios.errors import (
     ResourceExhausted,
     Unauthenticated,
 )
+from syscalls.limits import clip_status, refusal
 from syscalls.queues import Job, ResourceQueue
 from syscalls.records import SyscallRecord, SyscallStatus, SyscallTable
 
@@ -235,11 +238,35 @@ def _priority(raw: str | None) -> int:
     return int(raw)
 
 
+def _storage_checked(kind: str, fn: Callable[..., Any], *args: Any) -> Any:
+    """`fn(*args)` on a queue's worker, a store's "disk full" (ENOSPC, SQLITE_FULL, PostgreSQL's 53100, Chroma's
+    word for them) turned into RESOURCE_EXHAUSTED: not a bug, and the syscall table records it as such."""
+    try:
+        return fn(*args)
+    except AiosError:
+        raise
+    except Exception as exc:
+        full = _storage_refusal(kind, exc)
+        if full is None:
+            raise
+        raise full from exc
+
+
+def _storage_refusal(kind: str, exc: Exception) -> ResourceExhausted | None:
+    message = storage_full(exc)
+    if message is None:
+        return None
+    log.warning("syscall %s refused: %s", kind, message)
+    return ResourceExhausted(message)
+
+
 async def _abort(context: grpc.aio.ServicerContext, kind: str, exc: Exception) -> None:
     if context.done():  # already answered: a streamed request message that did not decode (RequestDecoding)
         return
+    if not isinstance(exc, AiosError):
+        exc = _storage_refusal(kind, exc) or exc
     if isinstance(exc, AiosError):
-        await context.abort(grpc.StatusCode[exc.code], exc.message)
+        await context.abort(grpc.StatusCode[exc.code], clip_status(exc.message))
     log.exception("syscall %s failed with a bug", kind, exc_info=exc)
     await context.abort(grpc.StatusCode.INTERNAL, f"internal error in {kind}; see the kernel log")
 
@@ -250,7 +277,9 @@ def unary(kind: str, resource: str, access: Access = Access.AGENT) -> Callable[.
         async def handler(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
             try:
                 principal, record, queue = await self.runtime.admit(context, kind, resource, access)
-                return await queue.run(record, lambda job: fn(self, request, Caller(principal, job)))
+                return await queue.run(
+                    record, lambda job: _storage_checked(kind, fn, self, request, Caller(principal, job))
+                )
             except Exception as exc:
                 await _abort(context, kind, exc)
 
@@ -292,7 +321,11 @@ def server_stream(kind: str, resource: str, access: Access = Access.AGENT, held:
                     loop.call_soon_threadsafe(push, message)
 
                 work = asyncio.ensure_future(
-                    queue.run(record, lambda job: fn(self, request, Caller(principal, job, opened), emit), held)
+                    queue.run(
+                        record,
+                        lambda job: _storage_checked(kind, fn, self, request, Caller(principal, job, opened), emit),
+                        held,
+                    )
                 )
                 while True:
                     if stream.ended.done():
@@ -392,7 +425,9 @@ def client_stream(kind: str, resource: str, access: Access = Access.AGENT) -> Ca
 
                 pump = asyncio.ensure_future(forward())
                 opened = stream
-                work = queue.run(record, lambda job: fn(self, messages(job), Caller(principal, job, opened)))
+                work = queue.run(
+                    record, lambda job: _storage_checked(kind, fn, self, messages(job), Caller(principal, job, opened))
+                )
                 return await _unless_ended(work, stream)
             except Exception as exc:
                 await _abort(context, kind, exc)
@@ -413,32 +448,35 @@ def client_stream(kind: str, resource: str, access: Access = Access.AGENT) -> Ca
 
 class _Undecodable:
     """What a request message that does not decode (random bytes, invalid UTF-8 in a string) becomes, so the
-    handler can refuse it: a deserializer that raises makes gRPC answer UNKNOWN and log a traceback."""
+    handler can refuse it: a deserializer that raises makes gRPC answer UNKNOWN and log a traceback. A message
+    that holds what no request may (syscalls.limits.refusal: a NUL in a string, NaN in a float) becomes one too."""
 
-    __slots__ = ("error",)
+    __slots__ = ("detail",)
 
-    def __init__(self, error: Exception) -> None:
-        self.error = error
+    def __init__(self, detail: str) -> None:
+        self.detail = detail
 
 
 def _tolerant(deserialize: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
     def decode(data: bytes) -> Any:
         try:
-            return deserialize(data)
+            message = deserialize(data)
         except Exception as exc:  # whatever a decoder raises, the bytes came from the client
-            return _Undecodable(exc)
+            return _Undecodable(f"the request does not decode: {exc}")
+        refused = refusal(message)
+        return message if refused is None else _Undecodable(refused)
 
     return decode
 
 
 async def _refuse_undecodable(context: grpc.aio.ServicerContext, message: Any) -> None:
     if isinstance(message, _Undecodable):
-        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"the request does not decode: {message.error}")
+        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, message.detail)
 
 
 def _refuse_undecodable_on_thread(context: grpc.ServicerContext, message: Any) -> Any:
     if isinstance(message, _Undecodable):
-        context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"the request does not decode: {message.error}")
+        context.abort(grpc.StatusCode.INVALID_ARGUMENT, message.detail)
     return message
 
 

@@ -2,24 +2,51 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from aios._proto.aios.v1 import common_pb2, files_pb2, files_pb2_grpc
-from aios.errors import InvalidArgument, PermissionDenied, ResourceExhausted
+from aios.errors import FailedPrecondition, InvalidArgument, PermissionDenied, ResourceExhausted
 from fs import FileEvent, FileService, RetrieveFilters, export_tree, import_dir
 from syscalls import convert_files as convert
 from syscalls.convert import from_timestamp
 from syscalls.dispatch import Access, Caller, SyscallRuntime, client_stream, server_stream, unary
+from syscalls.limits import (
+    MAX_GLOB_CHARS,
+    MAX_KEYWORD_CHARS,
+    MAX_MIME_CHARS,
+    MAX_QUERY_CHARS,
+    MAX_RETRIEVE_KEYWORDS,
+    check_count,
+    check_length,
+    check_row_numbers,
+)
 
 __all__ = ["FileServicer"]
 
 _READ_CHUNK = 1 << 20
 
 
+@contextlib.contextmanager
+def _host_refusals(host_path: str) -> Iterator[None]:
+    """What the host's file system refuses under `host_path` (a name too long, a symlink loop, a file where a
+    directory must be, no permission) is the caller's to fix, not a bug. A full disk is left to the dispatcher."""
+    try:
+        yield
+    except OSError as exc:
+        filename = exc.filename if isinstance(exc.filename, str) else ""
+        if not host_path or not filename.startswith(host_path) or exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        error = InvalidArgument if exc.errno == errno.ENAMETOOLONG else FailedPrecondition
+        raise error(f"{filename}: {exc.strerror or exc}") from exc
+
+
 def _expected(request: Any) -> int | None:
+    check_row_numbers(request, "expected_version")
     return request.expected_version if request.HasField("expected_version") else None
 
 
@@ -38,12 +65,15 @@ class FileServicer(files_pb2_grpc.FileServiceServicer):
     def GetStatus(self, request: common_pb2.GetStatusRequest, caller: Caller) -> common_pb2.SubsystemStatus:
         index = self._fs.index
         detail = "serving" if index is not None else "serving (no semantic index)"
-        if index is not None and index.backlog:
-            detail += f"; {index.backlog} files waiting to be indexed"
+        if index is not None:  # an agent's own trees' backlog; the kernel's to the admin
+            p = caller.principal
+            backlog = self._fs.index_backlog(None if p.is_admin else p.agent_id)
+            detail += f"; {backlog} files waiting to be indexed" if backlog else ""
         return common_pb2.SubsystemStatus(name="files", available=True, detail=detail)
 
     @unary("fs.write", "fs")
     def Write(self, request: files_pb2.WriteRequest, caller: Caller) -> files_pb2.FileInfo:
+        check_length(request.mime, "mime", MAX_MIME_CHARS)
         info = self._fs.write(caller.agent_id, request.tree, request.path, request.content, append=request.append,
                               expected_version=_expected(request), mime=request.mime)  # fmt: skip
         return convert.to_proto_file(info)
@@ -56,6 +86,7 @@ class FileServicer(files_pb2_grpc.FileServiceServicer):
         h = header.header
         if h.content:
             raise InvalidArgument("send the content as data messages after the header")
+        check_length(h.mime, "mime", MAX_MIME_CHARS)
 
         def data() -> Iterator[bytes]:
             for message in messages:
@@ -69,6 +100,7 @@ class FileServicer(files_pb2_grpc.FileServiceServicer):
 
     @unary("fs.read", "fs")
     def Read(self, request: files_pb2.ReadRequest, caller: Caller) -> files_pb2.ReadResponse:
+        check_row_numbers(request, "version")
         info, content = self._fs.read(caller.agent_id, request.tree, request.path, request.version)
         if len(content) > self._max_message - 4096:
             raise ResourceExhausted(f"{info.path} is {info.size} bytes, more than one message holds: use ReadStream")
@@ -76,6 +108,7 @@ class FileServicer(files_pb2_grpc.FileServiceServicer):
 
     @server_stream("fs.read_stream", "fs")
     def ReadStream(self, request: files_pb2.ReadRequest, caller: Caller, emit: Callable[[Any], None]) -> None:
+        check_row_numbers(request, "version")
         info, chunks = self._fs.open(caller.agent_id, request.tree, request.path, request.version)
         emit(files_pb2.ReadChunk(info=convert.to_proto_file(info)))
         for chunk in chunks:
@@ -85,10 +118,12 @@ class FileServicer(files_pb2_grpc.FileServiceServicer):
 
     @unary("fs.stat", "fs")
     def Stat(self, request: files_pb2.StatRequest, caller: Caller) -> files_pb2.FileInfo:
+        check_row_numbers(request, "version")
         return convert.to_proto_file(self._fs.stat(caller.agent_id, request.tree, request.path, request.version))
 
     @unary("fs.list", "fs")
     def List(self, request: files_pb2.ListRequest, caller: Caller) -> files_pb2.ListResponse:
+        check_length(request.glob, "glob", MAX_GLOB_CHARS)
         entries = self._fs.list(caller.agent_id, request.tree, request.path or "/", request.glob, request.recursive,
                                 request.include_deleted)  # fmt: skip
         return files_pb2.ListResponse(entries=[convert.to_proto_file(f) for f in entries])
@@ -118,12 +153,14 @@ class FileServicer(files_pb2_grpc.FileServiceServicer):
 
     @unary("fs.diff", "fs")
     def Diff(self, request: files_pb2.DiffRequest, caller: Caller) -> files_pb2.DiffResponse:
+        check_row_numbers(request, "from_version", "to_version")
         diff = self._fs.diff(caller.agent_id, request.tree, request.path, request.from_version, request.to_version,
                              request.context_lines or 3)  # fmt: skip
         return files_pb2.DiffResponse(diff=diff)
 
     @unary("fs.rollback", "fs")
     def Rollback(self, request: files_pb2.RollbackRequest, caller: Caller) -> files_pb2.ChangeResponse:
+        check_row_numbers(request, "version", "change_id")
         target = request.WhichOneof("target")
         if target is None:
             raise InvalidArgument("give a version, a change_id or a point in time (at)")
@@ -133,6 +170,12 @@ class FileServicer(files_pb2_grpc.FileServiceServicer):
 
     @unary("fs.retrieve", "fs")
     def Retrieve(self, request: files_pb2.RetrieveRequest, caller: Caller) -> files_pb2.RetrieveResponse:
+        check_count(request.keywords, "keywords", MAX_RETRIEVE_KEYWORDS)
+        for keyword in request.keywords:
+            check_length(keyword, "a keyword", MAX_KEYWORD_CHARS)
+        check_length(request.query, "query", MAX_QUERY_CHARS)
+        check_length(request.glob, "glob", MAX_GLOB_CHARS)
+        check_length(request.mime_prefix, "mime_prefix", MAX_MIME_CHARS)
         filters = RetrieveFilters(request.path_prefix or "/", request.glob, list(request.keywords),
                                   request.mime_prefix)  # fmt: skip
         hits = self._fs.retrieve(caller.agent_id, request.tree, request.query, request.k or 5, filters,
@@ -142,12 +185,14 @@ class FileServicer(files_pb2_grpc.FileServiceServicer):
     # Waits for the model, like an llm syscall: it runs on the llm queue, not on the two fs workers.
     @unary("fs.summarize", "llm")
     def Summarize(self, request: files_pb2.SummarizeRequest, caller: Caller) -> files_pb2.Summary:
+        check_row_numbers(request, "version")
         summary = self._fs.summarize(caller.agent_id, request.tree, request.path, request.version,
                                      priority=caller.job.record.priority, should_stop=caller.job.stopped)  # fmt: skip
         return convert.to_proto_summary(summary)
 
     @unary("fs.group_by", "fs")
     def GroupBy(self, request: files_pb2.GroupByRequest, caller: Caller) -> files_pb2.GroupByResponse:
+        check_length(request.query, "query", MAX_QUERY_CHARS)
         groups = self._fs.group_by(caller.agent_id, request.tree, request.query, request.groups,
                                    request.path_prefix or "/", request.limit)  # fmt: skip
         return files_pb2.GroupByResponse(groups=[convert.to_proto_group(g) for g in groups])
@@ -194,14 +239,17 @@ class FileServicer(files_pb2_grpc.FileServiceServicer):
     @server_stream("fs.import", "fs", Access.ADMIN)
     def Import(self, request: files_pb2.ImportRequest, caller: Caller, emit: Callable[[Any], None]) -> None:
         agent = self._agent(request.agent_id)
-        import_dir(self._fs, agent, request.tree, request.host_path, request.dest,
-                   lambda t: emit(convert.to_proto_transfer(t)), caller.job.stopped)  # fmt: skip
+        with _host_refusals(request.host_path):
+            import_dir(self._fs, agent, request.tree, request.host_path, request.dest,
+                       lambda t: emit(convert.to_proto_transfer(t)), caller.job.stopped)  # fmt: skip
 
     @server_stream("fs.export", "fs", Access.ADMIN)
     def Export(self, request: files_pb2.ExportRequest, caller: Caller, emit: Callable[[Any], None]) -> None:
+        check_row_numbers(request, "change_id")
         agent = self._agent(request.agent_id)
-        export_tree(self._fs, agent, request.tree, request.path, request.host_path, request.change_id,
-                    lambda t: emit(convert.to_proto_transfer(t)), caller.job.stopped)  # fmt: skip
+        with _host_refusals(request.host_path):
+            export_tree(self._fs, agent, request.tree, request.path, request.host_path, request.change_id,
+                        lambda t: emit(convert.to_proto_transfer(t)), caller.job.stopped)  # fmt: skip
 
     def _agent(self, agent_id: str) -> str:
         if not agent_id:

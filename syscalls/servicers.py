@@ -22,6 +22,14 @@ from fs import FileService
 from memory import MemoryService
 from syscalls import convert
 from syscalls.dispatch import Access, Caller, SyscallRuntime, server_stream, unary
+from syscalls.limits import (
+    MAX_LINK_REASON_CHARS,
+    MAX_QUERY_CHARS,
+    MAX_SESSION_CHARS,
+    MAX_SHARE_AGENTS,
+    check_count,
+    check_length,
+)
 
 __all__ = ["AdminServicer", "LLMServicer", "MemoryServicer"]
 
@@ -138,6 +146,7 @@ class MemoryServicer(memory_pb2_grpc.MemoryServiceServicer):
 
     @unary("memory.search", "memory")
     def SearchNotes(self, request: memory_pb2.SearchNotesRequest, caller: Caller) -> Any:
+        check_length(request.query, "query", MAX_QUERY_CHARS)
         filters = convert.from_proto_filters(request)
         hits = self._memory.search(caller.agent_id, request.query, request.k or _DEFAULT_K, filters,
                                    expand_links=request.expand_links,
@@ -164,12 +173,16 @@ class MemoryServicer(memory_pb2_grpc.MemoryServiceServicer):
     def ShareNote(self, request: memory_pb2.ShareNoteRequest, caller: Caller) -> memory_pb2.Note:
         if not request.agent_ids:
             raise InvalidArgument("agent_ids is required")
+        check_count(request.agent_ids, "agent_ids", MAX_SHARE_AGENTS)
         note = self._memory.share(caller.agent_id, request.id, list(request.agent_ids), share=not request.unshare)
         return convert.to_proto_note(note)
 
     @unary("memory.link", "memory")
     def LinkNotes(self, request: memory_pb2.LinkNotesRequest, caller: Caller) -> memory_pb2.NoteLink:
         weight = request.weight if request.HasField("weight") else 1.0
+        if not 0.0 <= weight <= 1.0:  # it scales the score of what a search reaches over the link
+            raise InvalidArgument(f"weight must be between 0 and 1, got {weight}")
+        check_length(request.reason, "reason", MAX_LINK_REASON_CHARS)
         link = self._memory.link(caller.agent_id, request.from_id, request.to_id, request.kind or "related",
                                  request.reason, weight)  # fmt: skip
         return convert.to_proto_link(link)
@@ -230,6 +243,7 @@ class LLMServicer(llm_pb2_grpc.LLMServiceServicer):
 
     def _options(self, request: Any, caller: Caller, emit: Callable[[Any], None] | None = None) -> dict[str, Any]:
         on_text = (lambda delta: emit(llm_pb2.CompletionChunk(delta=delta))) if emit else None
+        check_length(request.session, "session", MAX_SESSION_CHARS)
         return {"session": request.session, "priority": caller.job.record.priority, "on_text": on_text,
                 "should_stop": caller.job.stopped}  # fmt: skip
 
@@ -270,7 +284,8 @@ class LLMServicer(llm_pb2_grpc.LLMServiceServicer):
 
     @unary("llm.model_info", "llm", Access.ANY)
     def GetModelInfo(self, request: llm_pb2.GetModelInfoRequest, caller: Caller) -> llm_pb2.ModelInfo:
-        return convert.to_proto_model_info(self._llm.info())
+        p = caller.principal  # an agent sees its own sessions' KV use, the admin the kernel's
+        return convert.to_proto_model_info(self._llm.info(None if p.is_admin else p.agent_id))
 
     @unary("llm.scheduler", "admin", Access.ADMIN)
     def GetScheduler(self, request: llm_pb2.GetSchedulerRequest, caller: Caller) -> llm_pb2.SchedulerState:

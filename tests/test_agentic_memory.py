@@ -131,8 +131,11 @@ def test_sharing_is_read_only_and_explicit(clocked) -> None:  # type: ignore[no-
     memory.share(a, note.id, [b], share=False)
     with pytest.raises(NotFound):
         memory.get(b, note.id)
-    with pytest.raises(NotFound):
-        memory.add(a, [NewNote("x", share_with=["f" * 32])])
+    # An id no agent has is accepted (refusing it would tell which ids are agents') and reaches nobody.
+    (unknown,) = memory.add(a, [NewNote("x", share_with=["f" * 32])])
+    assert memory.get(a, unknown.id).shared_with == ["f" * 32]
+    with pytest.raises(InvalidArgument):
+        memory.add(a, [NewNote("x", share_with=["nobody"])])  # not the form of an agent id
 
 
 def test_updates_are_versions_with_optimistic_concurrency(clocked) -> None:  # type: ignore[no-untyped-def]

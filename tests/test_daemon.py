@@ -8,7 +8,6 @@ import re
 import signal
 import stat
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,37 +21,7 @@ from chromadb.config import Settings
 
 from aios.client import Client
 from tests.conftest import free_port, same_note
-
-AIOS = [sys.executable, "-m", "aios.cli"]
-
-
-class Daemon:
-    def __init__(self, data_dir: Path, port: int) -> None:
-        self.data_dir, self.port = data_dir, port
-        self.target = f"127.0.0.1:{port}"
-        self.proc: subprocess.Popen[str] | None = None
-
-    def start(self, *args: str, expect_ready: bool = True, **env_vars: str) -> subprocess.Popen[str]:
-        env = {**os.environ, "AIOS_DATA_DIR": str(self.data_dir), "AIOS_PORT": str(self.port),
-               "AIOS_METRICS_PORT": "0", "AIOS_LLM_ENRICHMENT": "0", **env_vars}  # fmt: skip
-        proc = subprocess.Popen(AIOS + ["serve", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True)  # fmt: skip
-        if expect_ready:
-            line = proc.stdout.readline() if proc.stdout else ""
-            assert "ready" in line, proc.stderr.read() if proc.stderr else line
-            self.proc = proc
-        return proc
-
-    @property
-    def token(self) -> str:
-        return (self.data_dir / "admin.token").read_text().strip()
-
-    def stop(self, sig: int = signal.SIGTERM) -> int:
-        assert self.proc is not None
-        self.proc.send_signal(sig)
-        code = self.proc.wait(60)
-        self.proc = None
-        return code
+from tests.daemon import AIOS, Daemon
 
 
 @pytest.fixture

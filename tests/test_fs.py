@@ -344,7 +344,7 @@ def test_watch_delivers_events_under_a_prefix(admin: Client) -> None:
         ]  # fmt: skip
         # `timeout` ends a watch with nothing to report: the iteration simply stops.
         assert list(agent.watch("/quiet", timeout=0.5)) == []
-        with pytest.raises(errors.NotFound):
+        with pytest.raises(errors.PermissionDenied):
             agent.watch("/", tree="no-such-tree")  # the error comes from watch() itself
 
 

@@ -4,6 +4,8 @@ reach llama.cpp, and the kernel (the real SmolLM2 model) answers normally afterw
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -92,6 +94,23 @@ def test_a_checked_grammar_constrains_the_output_and_is_cached(agent: Client) ->
     replies = {agent.chat(HELLO, max_tokens=4, grammar=grammar).text for _ in range(2)}
     assert replies <= {"yes", "no", "yes.", "no.", "yes!", "no!"}
     assert to_gbnf.cache_info().hits > hits  # checked once, then served from the cache
+
+
+def test_an_ambiguous_grammar_ends_its_own_request_and_others_are_served(llm_kernel: Kernel, agent: Client) -> None:
+    # Each added `x` multiplies the parses llama.cpp keeps per character: 24 of them took 72 s for 20 tokens,
+    # during which the core thread served no one else.
+    ambiguous = "root ::= " + " ".join(["x"] * 24) + "\nx ::= [a-z]*"
+    with agent_client(llm_kernel, "bystander", timeout=120) as bystander:
+        other = threading.Thread(target=lambda: replies.append(bystander.chat(HELLO, max_tokens=8).text))
+        replies: list[str] = []
+        started = time.monotonic()
+        other.start()
+        with pytest.raises(errors.InvalidArgument, match="too ambiguous"):
+            agent.complete("Name some animals:", max_tokens=200, grammar=ambiguous, temperature=0.0)
+        took = time.monotonic() - started
+        other.join(60)
+    assert replies and replies[0]
+    assert took < 30, took  # ended at the first token over the bound, not after 200 tokens
 
 
 # -- generated grammars ----------------------------------------------------------------------------------------

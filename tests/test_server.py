@@ -234,7 +234,7 @@ def test_prometheus_metrics_endpoint(sqlite_kernel: Kernel, admin: Client) -> No
         agent.chat([("user", "Hi")], max_tokens=4)
         agent.write_file("/metrics.txt", "counted")
     base = f"http://127.0.0.1:{sqlite_kernel.metrics_port}"
-    text = httpx.get(f"{base}/metrics").text
+    text = httpx.get(f"{base}/metrics", headers={"Authorization": f"Bearer {sqlite_kernel.admin_token}"}).text
     assert "# TYPE aios_syscalls_total counter" in text
     assert f'aios_syscalls_total{{agent="{me}"}} 4' in text  # whoami, add, chat, write
     assert "aios_files 1" in text and "aios_fs_index_backlog" in text

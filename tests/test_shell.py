@@ -295,7 +295,9 @@ def test_agents_are_shown_by_name(sqlite_kernel: Kernel) -> None:
     with Client(sqlite_kernel.target, sqlite_kernel.admin_token) as admin:
         assert {s.agent_name for s in admin.ps()} >= {"named-one", "admin"}
         assert "named-one" in {a.agent_name for a in admin.stats().agents}
-    with urllib.request.urlopen(f"http://127.0.0.1:{sqlite_kernel.metrics_port}/metrics") as response:
+    scrape = urllib.request.Request(f"http://127.0.0.1:{sqlite_kernel.metrics_port}/metrics",
+                                    headers={"Authorization": f"Bearer {sqlite_kernel.admin_token}"})  # fmt: skip
+    with urllib.request.urlopen(scrape) as response:
         metrics = response.read().decode()
     assert f'aios_agent_info{{agent="{creds.agent.id}",agent_name="named-one"}} 1' in metrics
 

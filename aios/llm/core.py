@@ -7,6 +7,10 @@ request its last token, and each samples its next, streaming text → a request 
 that finished leaves the batch, and the scheduler is charged, re-queueing it if unfinished (preemption);
 the scheduler's next requests take its place before the next pass (continuous batching). Every slice is
 recorded as an event for metrics and the timeline plot.
+
+Shutdown has two steps, because other threads use the model too (enrichment workers, summarisers, jobs):
+`quiesce()` refuses new work and ends the waiting and running requests while the model stays loaded, so
+those threads return and can be joined; `stop()` then ends the thread and frees the model.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from aios.errors import AiosError, InternalError, ResourceExhausted, Unavailable
+from aios.errors import AiosError, InternalError, InvalidArgument, ResourceExhausted, Unavailable
 from aios.llm.scheduler import Scheduler
 from aios.llm.types import ChatMessage, LLMRequest, SamplingParams
 
@@ -29,6 +33,12 @@ __all__ = ["LLMCore", "RunEvent", "StepBackend"]
 
 log = logging.getLogger("aios.llm")
 T = TypeVar("T")
+
+MAX_CONSTRAINED_SAMPLE_S = 1.0
+"""Longest one constrained token may take to sample. llama.cpp checks every vocabulary entry against every live
+parse of the grammar; an ambiguous grammar (say `x x x ... x` with `x ::= [a-z]*`) multiplies the parses with
+each character until one token takes seconds, while every other agent's request waits for the core thread. Such
+a request ends (INVALID_ARGUMENT) at the first token over this bound, so its harm is bounded by it."""
 
 
 class StepBackend(Protocol):
@@ -127,6 +137,7 @@ class LLMCore:
         self._max_waiting = max_waiting
         self._cond = threading.Condition()
         self._stopping = False
+        self._closing = False  # quiesced: no new work, the waiting and running requests end; the model stays loaded
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._streams: dict[int, _TextStream] = {}
@@ -145,19 +156,29 @@ class LLMCore:
         if self.load_error is not None:
             raise self.load_error
 
-    def stop(self) -> None:
+    def quiesce(self) -> None:
+        """Refuse new requests and calls; the core thread ends the waiting requests and the running ones at
+        their next token (UNAVAILABLE). The model stays loaded for the threads still using it."""
         with self._cond:
-            self._stopping = True
+            self._closing = True
+            self._cond.notify_all()
+
+    def stop(self) -> None:
+        """End the core thread, which frees the model (call `quiesce` and stop the model's users first)."""
+        with self._cond:
+            self._closing = self._stopping = True
             self._cond.notify_all()
         if self._thread is not None:
             self._thread.join(60)
+            if self._thread.is_alive():
+                log.warning("the LLM core thread did not end within 60 s; the model is left loaded")
         for request in self.scheduler.waiting():
             self.scheduler.remove(request)
-            self._finish(request, "cancelled", Unavailable("the kernel is shutting down"))
+            self._finish(request, "cancelled", _shutting_down())
 
     def submit(self, request: LLMRequest) -> None:
         with self._cond:
-            if self._stopping or self.backend is None:
+            if self._closing or self.backend is None:
                 raise Unavailable("the LLM core is not running")
             if len(self.scheduler.waiting()) >= self._max_waiting:
                 raise ResourceExhausted(f"the LLM queue is full ({self._max_waiting} requests waiting)")
@@ -175,7 +196,7 @@ class LLMCore:
         """Run `fn(backend)` on the core thread between two slices (the model is not thread-safe)."""
         future: Future[T] = Future()
         with self._cond:
-            if self._stopping or self.backend is None:
+            if self._closing or self.backend is None:
                 raise Unavailable("the LLM core is not running")
             self._calls.append((fn, future))
             self._cond.notify()
@@ -198,7 +219,7 @@ class LLMCore:
             return
         self._ready.set()
         while True:
-            self._run_calls()
+            self._run_calls(_shutting_down() if self._closing else None)
             with self._cond:
                 batch = self._pick_batch()
                 while not batch and not self._calls and not self._stopping:
@@ -206,7 +227,7 @@ class LLMCore:
                     batch = self._pick_batch()
                 if self._stopping:
                     for request, _ in batch:
-                        self._finish(request, "cancelled", Unavailable("the kernel is shutting down"))
+                        self._finish(request, "cancelled", _shutting_down())
                     break
                 self.running = [request for request, _ in batch]
             try:
@@ -214,8 +235,8 @@ class LLMCore:
                     self._run(batch)
             finally:
                 self.running = []
-        self._run_calls(Unavailable("the kernel is shutting down"))
-        self.backend.close()
+        self._run_calls(_shutting_down())
+        self.backend.close()  # waits for other threads still inside the backend (tokenizing, compiling a grammar)
 
     def _run_calls(self, refuse: BaseException | None = None) -> None:
         """Run the calls waiting for the backend (or refuse them)."""
@@ -236,6 +257,11 @@ class LLMCore:
         sessions whose tokens (with all they may still generate) fit the KV cells together."""
         backend = self.backend
         assert backend is not None
+        if self._closing:
+            for request in self.scheduler.waiting():
+                self.scheduler.remove(request)
+                self._finish(request, "cancelled", _shutting_down())
+            return []
         batch: list[tuple[LLMRequest, int]] = []
         sessions = {s.request.key for s in live}
         cells = sum(len(s.request.tokens) + s.request.remaining for s in live)
@@ -275,7 +301,7 @@ class LLMCore:
                     self._end(s)
             live = going
             with self._cond:
-                more = [] if self._calls or self._stopping else self._pick_batch(live)
+                more = [] if self._calls or self._closing else self._pick_batch(live)
             live = self._join(live, more)
             self.running = [s.request for s in live]
 
@@ -303,7 +329,10 @@ class LLMCore:
                                     time.monotonic(), s.prefilled, s.generated, s.switched, finished))  # fmt: skip
 
     def _guard(self, s: _Slice, step: Callable[[], bool]) -> bool:
-        """Run one step of a request; an error ends that request only."""
+        """Run one step of a request; an error ends that request only. Quiesced: it ends here."""
+        if self._closing:
+            self._finish(s.request, "cancelled", _shutting_down())
+            return False
         try:
             return step()
         except AiosError as exc:
@@ -341,7 +370,15 @@ class LLMCore:
         if request.should_stop():
             self._finish(request, "cancelled")
             return False
+        started = time.monotonic()
         token = backend.sample(request.key, request.sampler)
+        took = time.monotonic() - started
+        if took > MAX_CONSTRAINED_SAMPLE_S and (request.params.grammar or request.params.json_schema):
+            self._finish(request, "error", InvalidArgument(
+                f"the grammar is too ambiguous: sampling one token under it took {took:.1f} s (the bound is "
+                f"{MAX_CONSTRAINED_SAMPLE_S:g} s); make its repetitions unambiguous, e.g. no two adjacent "
+                "optional or repeated parts that can match the same text"))  # fmt: skip
+            return False
         s.generated += 1
         request.first_token = request.first_token or time.monotonic()
         if backend.is_end(token):
@@ -379,3 +416,7 @@ class LLMCore:
         request.finished = time.monotonic()
         request.sampler = None
         request.done.set()
+
+
+def _shutting_down() -> Unavailable:
+    return Unavailable("the kernel is shutting down")

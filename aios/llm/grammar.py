@@ -10,8 +10,9 @@ the only refusal left to it is left recursion, a clean NULL (LlamaCppBackend.che
 grammar once, in the caller's thread, before any request runs). A JSON schema is bounded the same way before
 llama-cpp-python turns it into GBNF, whose output is then checked like any grammar.
 
-What is not bounded here: a highly ambiguous grammar can keep many parse stacks alive while sampling (slow,
-not fatal); the request's deadline and max_tokens end it.
+What is not bounded here: a highly ambiguous grammar keeps many parse stacks alive while sampling, so each
+token takes longer than the last; the core ends such a request at its first token over
+`aios.llm.core.MAX_CONSTRAINED_SAMPLE_S` (INVALID_ARGUMENT), which bounds what it costs the other agents.
 """
 
 from __future__ import annotations

@@ -111,6 +111,14 @@ class KVStore:
             self.stats.sessions = len(self._snaps)
             return KVStats(**self.stats.__dict__)
 
+    def usage(self, prefix: str) -> KVStats:
+        """What the snapshots whose keys start with `prefix` (one agent's sessions) hold: sessions, RAM and disk
+        bytes; the counters, which all sessions share, are left 0."""
+        with self._lock:
+            mine = [s for k, s in self._snaps.items() if k.startswith(prefix)]
+        return KVStats(ram_bytes=sum(s.size for s in mine if s.data is not None),
+                       disk_bytes=sum(s.size for s in mine if s.path is not None), sessions=len(mine))  # fmt: skip
+
     def _discard(self, key: str) -> None:
         snap = self._snaps.pop(key, None)
         if snap is None:

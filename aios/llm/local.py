@@ -8,22 +8,27 @@ per 1,000 tokens) to the KVStore (RAM, then disk). The newcomer's own saved stat
 prefills only its new tokens; without one it starts from the longest prompt prefix a resident sequence
 shares with it (a common system prompt, copied without copying data), within one agent: across agents only
 if the operator allows it, as the reuse is observable (cached_tokens, time to first token).
+
+Other threads tokenize, detokenize and compile grammars beside the core thread (llama.cpp only reads the
+vocabulary for these); `close()` waits until none is inside before it frees the model, and refuses them after.
 """
 
 from __future__ import annotations
 
 import ctypes
 import importlib.util
+import logging
 import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aios.errors import FailedPrecondition, InternalError, InvalidArgument, ResourceExhausted
+from aios.errors import FailedPrecondition, InternalError, InvalidArgument, ResourceExhausted, Unavailable
 from aios.llm.flash import Residency, parse_budget
 from aios.llm.grammar import producible_chars, to_gbnf
 from aios.llm.kvcache import KVStore
@@ -31,8 +36,10 @@ from aios.llm.types import ChatMessage, SamplingParams
 
 __all__ = ["LlamaCppBackend", "PrepareStats", "default_model_path"]
 
+log = logging.getLogger("aios.llm")
 DEFAULT_MODEL = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _COMPILED_KEPT = 256
+_CLOSE_WAIT_S = 30.0
 
 
 def default_model_path() -> Path:
@@ -92,6 +99,9 @@ class LlamaCppBackend:
         if not 1 <= n_seq <= llama_cpp.llama_max_parallel_sequences():
             raise InvalidArgument(f"n_seq must be 1-{llama_cpp.llama_max_parallel_sequences()}")
         self._lib = llama_cpp
+        self._users = 0  # calls into the model in progress (any thread); `close` frees it once none is
+        self._closed = False
+        self._users_cond = threading.Condition()
         # Llama gives the tokenizer, the chat template and the samplers; the context is our own, made
         # below with several sequences in one unified KV cache (Llama's constructor has no such option),
         # so Llama's is made as small as it may be and closed at once.
@@ -139,11 +149,28 @@ class LlamaCppBackend:
 
     # -- text ----------------------------------------------------------------------------------------
 
+    @contextmanager
+    def _in_use(self) -> Iterator[None]:
+        """Around a call into the model from any thread: `close` does not free the model under it."""
+        with self._users_cond:
+            if self._closed:
+                raise Unavailable("the model is unloaded: the kernel is shutting down")
+            self._users += 1
+        try:
+            yield
+        finally:
+            with self._users_cond:
+                self._users -= 1
+                if not self._users:
+                    self._users_cond.notify_all()
+
     def tokenize(self, text: str, special: bool = True) -> list[int]:
-        return self._llm.tokenize(text.encode(), add_bos=False, special=special)
+        with self._in_use():
+            return self._llm.tokenize(text.encode(), add_bos=False, special=special)
 
     def detokenize(self, tokens: list[int]) -> bytes:
-        return self._llm.detokenize(tokens)
+        with self._in_use():
+            return self._llm.detokenize(tokens)
 
     def render_chat(self, messages: list[ChatMessage], add_generation_prompt: bool = True) -> str:
         formatter = self._formatter if add_generation_prompt else self._open_formatter
@@ -174,13 +201,15 @@ class LlamaCppBackend:
         if not known:
             # What grammar.py lets through compiles fast and safely; left recursion is the one refusal left to
             # llama.cpp (a NULL sampler, which in the chain would crash the process), so compile it once alone.
-            compiled = self._lib.llama_sampler_init_grammar(self._llm._model.vocab, gbnf.encode(), b"root")
+            with self._in_use():
+                compiled = self._lib.llama_sampler_init_grammar(self._llm._model.vocab, gbnf.encode(), b"root")
+                if compiled:
+                    self._lib.llama_sampler_free(compiled)
             if not compiled:
                 raise InvalidArgument(
                     "the grammar is left-recursive, which llama.cpp refuses: a rule reaches itself before any "
                     "character (e.g. x* where x can match nothing)"
                 )
-            self._lib.llama_sampler_free(compiled)
             with self._compiled_lock:
                 self._compiled[gbnf] = None
                 while len(self._compiled) > _COMPILED_KEPT:
@@ -227,9 +256,10 @@ class LlamaCppBackend:
         self._free.append(seq.seq_id)
         return saved
 
-    def occupancy(self) -> tuple[int, int]:
-        """(resident sessions, KV cells they hold); safe to call from any thread."""
-        seqs = list(self._seqs.values())  # one step under the GIL
+    def occupancy(self, prefix: str = "") -> tuple[int, int]:
+        """(resident sessions, KV cells they hold), of the sessions whose keys start with `prefix` (one agent's);
+        safe to call from any thread."""
+        seqs = [s for k, s in list(self._seqs.items()) if k.startswith(prefix)]  # the copy: one step under the GIL
         return len(seqs), sum(len(s.tokens) for s in seqs)
 
     def resident(self) -> list[str]:
@@ -354,6 +384,13 @@ class LlamaCppBackend:
             seq.tokens = list(tokens)
 
     def close(self) -> None:
+        """Free the model, once no thread is inside it (from then on they get UNAVAILABLE). A call still inside
+        after a long wait leaves the model loaded: a leak at exit rather than a crash under that call."""
+        with self._users_cond:
+            self._closed = True
+            if not self._users_cond.wait_for(lambda: not self._users, _CLOSE_WAIT_S):
+                log.warning("%d calls still use the model after %.0f s; it is left loaded", self._users, _CLOSE_WAIT_S)
+                return
         self.residency.close()
         self._batch.close()
         self._ctx.close()

@@ -135,6 +135,12 @@ class LLMService:
             self.unavailable_reason = f"LLM backend failed to start: {exc}"
             log.warning("%s", self.unavailable_reason)
 
+    def quiesce(self) -> None:
+        """Refuse new requests and end the waiting and running ones (UNAVAILABLE), the model still loaded: the
+        threads that use it are stopped next, and only then does `stop` free it."""
+        if self.core is not None:
+            self.core.quiesce()
+
     def stop(self) -> None:
         if self.core is not None:
             self.core.stop()
@@ -300,7 +306,10 @@ class LLMService:
 
     # -- introspection ---------------------------------------------------------------------------
 
-    def info(self) -> ModelInfo:
+    def info(self, agent_id: str | None = None) -> ModelInfo:
+        """The model and its state. For an agent (`agent_id`): the KV cache its own sessions use, and none of
+        the figures that move with other agents' work (context switches, KV save/restore counters, the
+        process's memory and I/O); kernel-wide (None) for the admin and the kernel itself."""
         self._require()
         if self.remote is not None:
             return ModelInfo("remote", self.remote.model_name, self.config.remote_url or "", 0, "server", 0, 0,
@@ -308,18 +317,23 @@ class LLMService:
         assert self.core is not None and self.core.backend is not None
         backend = self.core.backend
         sched = self.core.scheduler.config
+        mine = agent_id is not None
         return ModelInfo(
             "local", backend.model_name, str(getattr(backend, "model_path", "")), backend.n_ctx,
-            sched.policy.value, sched.quantum, self.core.switches,
-            self._kv_stats(backend), self._clock() - self._started,
-            getattr(getattr(backend, "residency", None), "stats", None), process_memory(),
+            sched.policy.value, sched.quantum, 0 if mine else self.core.switches,
+            self._kv_stats(backend, agent_id), self._clock() - self._started,
+            getattr(getattr(backend, "residency", None), "stats", None), None if mine else process_memory(),
         )  # fmt: skip
 
-    def _kv_stats(self, backend: object) -> KVStats:
-        stats = self._kv.snapshot_stats() if self._kv else KVStats()
+    def _kv_stats(self, backend: object, agent_id: str | None) -> KVStats:
+        prefix = "" if agent_id is None else f"{agent_id}/"  # session keys are "<agent id>/<session>"
+        if self._kv is None:
+            stats = KVStats()
+        else:
+            stats = self._kv.snapshot_stats() if agent_id is None else self._kv.usage(prefix)
         occupancy = getattr(backend, "occupancy", None)
         if occupancy is not None:
-            stats.resident_sessions, stats.resident_tokens = occupancy()
+            stats.resident_sessions, stats.resident_tokens = occupancy(prefix)
             stats.kv_cells, stats.max_batch = backend.kv_cells, backend.max_batch  # type: ignore[attr-defined]
         return stats
 
