@@ -152,11 +152,15 @@ class VectorIndex:
 
     @_recovering
     def drop(self, name: str) -> None:
+        """Remove every vector of the collection. The collection itself stays: Chroma (1.x, embedded) keeps the
+        memory of a deleted collection, ~2.5 MiB each time one is deleted and created again (every reindex)."""
         if self._path is not None:
             check_free_space(self._path)
-        self._collections.pop(name, None)
         if name in self.names(name):
-            self._client.delete_collection(name)
+            collection = self._collection(name)
+            ids = collection.get(include=[])["ids"]
+            for start in range(0, len(ids), 5000):  # under Chroma's largest batch
+                collection.delete(ids=ids[start : start + 5000])
 
     @_recovering
     def heartbeat(self) -> None:
