@@ -26,12 +26,14 @@ test: install
 
 # The long run of what `make test` samples: >= 1,000 fuzzed cases per RPC and 20 kill -9 trials.
 fuzz: install
-	AIOS_FUZZ_SECONDS=7200 AIOS_FUZZ_EXAMPLES=1000 $(PY) -m pytest -q -s tests/test_fuzz.py
+	AIOS_FUZZ_SECONDS=7200 AIOS_FUZZ_EXAMPLES=1000 $(PY) -m pytest -q -s tests/test_fuzz.py tests/test_fuzz_llm.py
 	AIOS_CRASH_TRIALS=20 $(PY) -m pytest -q -s tests/test_crash.py -k kill_9
 
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 protos: install
 	$(PIP) install -q -e '.[protos]'

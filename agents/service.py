@@ -158,6 +158,12 @@ class AgentService:
         with self._engine.connect() as conn:
             return {row.id: row.name for row in conn.execute(sa.select(agents.c.id, agents.c.name))}
 
+    @staticmethod
+    def id_query() -> sa.Select[tuple[str]]:
+        """Every agent's id (revoked ones and the admin included), as SQL for a subsystem on the same database that
+        keeps a statement to agents that exist (memory's full-text scopes of shared notes)."""
+        return sa.select(agents.c.id)
+
     def on_token_invalid(self, listener: Callable[[str], None]) -> None:
         """`listener(agent_id)` runs when an agent's token stops being valid (revoke, reissue), after `generation`
         has moved on: the syscall layer ends that agent's open streams with it."""

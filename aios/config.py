@@ -313,12 +313,23 @@ def _table(raw: Any, where: str) -> dict[str, Any]:
     return raw
 
 
-def _section(cls: type, raw: Any, where: str) -> Any:
+def _known(cls: type, raw: Any, where: str) -> dict[str, Any]:
+    """The table `raw`, refused if it has a key that is not a field of the dataclass `cls`."""
     table = _table(raw, where)
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = set(table) - known
+    unknown = set(table) - {f.name for f in dataclasses.fields(cls)}
     if unknown:
         raise InvalidArgument(f"unknown keys in [{where}]: {', '.join(sorted(unknown))}")
+    return table
+
+
+def _coerced(cls: type, raw: Any, where: str) -> dict[str, Any]:
+    """The table `raw` as keyword arguments of the dataclass `cls`, each value coerced to its field's type."""
+    types = {f.name: f.type for f in dataclasses.fields(cls)}
+    return {key: _coerce(f"{where}.{key}", value, types[key]) for key, value in _known(cls, raw, where).items()}
+
+
+def _section(cls: type, raw: Any, where: str) -> Any:
+    table = _known(cls, raw, where)
     for key, value in table.items():
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise InvalidArgument(f"{where}.{key} must be a positive integer, got {value!r}")
@@ -330,13 +341,7 @@ _BACKENDS = ("local", "remote", "none")
 
 
 def _llm_section(raw: Any) -> LLMConfig:
-    table = dict(_table(raw, "llm"))
-    fields = {f.name: f for f in dataclasses.fields(LLMConfig)}
-    unknown = set(table) - set(fields)
-    if unknown:
-        raise InvalidArgument(f"unknown keys in [llm]: {', '.join(sorted(unknown))}")
-    kwargs = {key: _coerce(f"llm.{key}", value, fields[key].type) for key, value in table.items()}
-    config = LLMConfig(**kwargs)
+    config = LLMConfig(**_coerced(LLMConfig, raw, "llm"))
     if config.backend not in _BACKENDS:
         raise InvalidArgument(f"llm.backend must be one of {', '.join(_BACKENDS)}, got {config.backend!r}")
     if config.policy not in _POLICIES:
@@ -360,12 +365,7 @@ def _llm_section(raw: Any) -> LLMConfig:
 
 
 def _fs_section(raw: Any) -> FsConfig:
-    table = dict(_table(raw, "fs"))
-    fields = {f.name: f for f in dataclasses.fields(FsConfig)}
-    unknown = set(table) - set(fields)
-    if unknown:
-        raise InvalidArgument(f"unknown keys in [fs]: {', '.join(sorted(unknown))}")
-    config = FsConfig(**{key: _coerce(f"fs.{key}", v, fields[key].type) for key, v in table.items()})
+    config = FsConfig(**_coerced(FsConfig, raw, "fs"))
     for key in ("max_file_bytes", "chunk_chars", "index_max_bytes", "summary_tokens", "retention_interval_s"):
         if getattr(config, key) <= 0:
             raise InvalidArgument(f"fs.{key} must be positive")
@@ -375,12 +375,7 @@ def _fs_section(raw: Any) -> FsConfig:
 
 
 def _context_section(raw: Any) -> ContextConfig:
-    table = dict(_table(raw, "context"))
-    fields = {f.name: f for f in dataclasses.fields(ContextConfig)}
-    unknown = set(table) - set(fields)
-    if unknown:
-        raise InvalidArgument(f"unknown keys in [context]: {', '.join(sorted(unknown))}")
-    config = ContextConfig(**{key: _coerce(f"context.{key}", v, fields[key].type) for key, v in table.items()})
+    config = ContextConfig(**_coerced(ContextConfig, raw, "context"))
     if not 0 < config.warn_fraction < config.flush_fraction <= 1 or not 0 < config.evict_to_fraction < 1:
         raise InvalidArgument("context: need 0 < warn_fraction < flush_fraction <= 1 and 0 < evict_to_fraction < 1")
     for key in ("reply_reserve", "recall_k", "core_block_tokens", "max_core_blocks", "summary_tokens"):

@@ -1,11 +1,12 @@
-"""The kernel: owns the data directory and starts the subsystems in dependency order.
+"""The kernel: owns the data directory and runs its parts (aios/lifecycle.py) in dependency order.
 
-start(): lock the data dir → SQL + migrations → agents and the admin token → vector index → embedding
-model → memory (+ index repair) → LLM core → context paging → files (+ semantic index) → syscall queues →
-gRPC server → the address file. stop() runs the list backwards, but for the model: it is freed last of the
-threads that use it (stop accepting syscalls, drain them, end the LLM work in progress, stop and join the
-model's users: context summaries, file summaries, note enrichment, memory jobs; then free the model). A thread
-inside llama.cpp while the model is freed would crash the process (SIGSEGV) at every SIGTERM with work pending.
+start() runs the list of `_parts`: lock the data dir → SQL + migrations, agents and the admin token → vector index
+and embedding model → LLM → memory (+ index repair) → note enrichment → memory jobs → context paging → files (+
+semantic index) → syscall queues → the LLM's intake → gRPC server → metrics → the address file. stop() (and a
+start that fails) stops the started parts in reverse: no more syscalls, drain them, end the LLM work still waiting
+or running (the intake's stop: the threads waiting for the model return), stop the queues and join the model's
+users (file and context summaries, memory jobs, note enrichment), and only then free the model. A thread inside
+llama.cpp while the model is freed would crash the process (SIGSEGV) at every SIGTERM with work pending.
 
 What the kernel writes itself (the database and its WAL files, the admin token, the address file, the lock)
 is readable by its user only (0600), and a data directory it creates is 0700.
@@ -13,43 +14,44 @@ is readable by its user only (0600), and a data directory it creates is 0700.
 
 from __future__ import annotations
 
-import asyncio
 import fcntl
 import logging
 import os
-import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import IO
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 
 from agents import AgentService
 from aios._db import create_engine, migrate
 from aios.config import ADDRESS_FILE, ADMIN_TOKEN_FILE, KernelConfig  # the file names re-exported
 from aios.embeddings import Embedder
 from aios.errors import FailedPrecondition
-from aios.llm import LLMService
+from aios.lifecycle import Lifecycle, Parts, Step, WorkerHealth
+from aios.llm import Backend, LLMService
 from aios.metrics import MetricsServer, collect
 from aios.vectors import VectorIndex
 from fs import BlobStore, FileService, SemanticIndex
-from memory import MemoryService
+from memory import MemoryService, RepairReport
 from memory.context import ContextService
 from memory.jobs import MemoryJobs
-from syscalls.context_servicer import ContextServicer
-from syscalls.dispatch import SyscallRuntime
-from syscalls.files_servicer import FileServicer
+from syscalls.admin import AdminServicer
+from syscalls.context import ContextServicer
+from syscalls.files import FileServicer
+from syscalls.llm import LLMServicer
+from syscalls.memory import MemoryServicer
 from syscalls.queues import ResourceQueue
 from syscalls.records import SyscallTable
+from syscalls.runtime import SyscallRuntime
 from syscalls.server import SyscallServer
-from syscalls.servicers import AdminServicer, LLMServicer, MemoryServicer
 
 __all__ = ["ADDRESS_FILE", "ADMIN_TOKEN_FILE", "Kernel", "connect_address"]
 
 log = logging.getLogger("aios.kernel")
 _LOCK_FILE = "kernel.lock"
 _PRIVATE = 0o600
-_SLOW_STEP_S = 0.5
 
 
 def connect_address(host: str, port: int) -> str:
@@ -73,7 +75,7 @@ def _private_sqlite_files(url: str) -> None:
     parsed = sa.make_url(url)
     if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
         return
-    db = Path(parsed.database)  # type: ignore[arg-type]
+    db = Path(parsed.database)
     os.close(_open_private(db, os.O_RDONLY))
     for suffix in ("-wal", "-shm", "-journal"):  # left by an older kernel that created them 0644
         companion = db.with_name(db.name + suffix)
@@ -115,53 +117,81 @@ class DataDirLock:
             self._file = None
 
 
-async def _timed(what: str, step: Awaitable[object]) -> None:
-    """Await one step of the stop; a slow one is logged (a stop that overruns its grace says where)."""
-    started = time.perf_counter()
-    await step
-    took = time.perf_counter() - started
-    if took >= _SLOW_STEP_S:
-        log.info("stopping %s took %.1f s", what, took)
-
-
 class Kernel:
-    def __init__(self, config: KernelConfig, embedder: Embedder | None = None, llm_backend_factory=None) -> None:  # type: ignore[no-untyped-def]
+    # Built by the start step that opens each (before `start` they do not exist).
+    agents: AgentService
+    vectors: VectorIndex
+    memory: MemoryService
+    memory_jobs: MemoryJobs
+    context: ContextService
+    files: FileService
+    repair_report: RepairReport
+    _engine: Engine
+    _embedder: Embedder
+
+    def __init__(
+        self, config: KernelConfig, embedder: Embedder | None = None, llm_backend: Backend | None = None
+    ) -> None:
         self.config = config
-        self._embedder = embedder
-        self._llm_factory = llm_backend_factory
+        self._given_embedder = embedder  # a test's (loaded once for many kernels); None: the one config names
+        self._llm_backend = llm_backend  # a test's fake model; None: the backend config.llm names
         self.llm = LLMService(config.llm, config.data_dir)
+        self.table = SyscallTable(config.syscall_history)
         self._lock = DataDirLock(config.data_dir)
-        self._queues: dict[str, ResourceQueue] = {}
+        self._queues = {name: ResourceQueue(name, q.capacity, q.workers, self.table)
+                        for name, q in config.queues.items()}  # fmt: skip
         self._server: SyscallServer | None = None
         self._metrics: MetricsServer | None = None
-        self.memory_jobs: MemoryJobs | None = None
-        self.memory: MemoryService | None = None  # type: ignore[assignment]
-        self.files: FileService | None = None  # type: ignore[assignment]
-        self.context: ContextService | None = None
-        self._engine = None
+        self._parts = Parts()
+        self._grace_s = config.grace_period_s
         self.admin_token = ""
         self.port = 0
+        self.metrics_port = 0
 
     @property
     def target(self) -> str:
         return f"{self.config.host}:{self.port}"
 
+    def _lifecycle(self) -> list[Lifecycle]:
+        """The kernel's parts in start order; each stops after every part that started after it (uses it)."""
+        llm = self.llm
+        return [
+            Step("the data directory lock", self._lock.acquire, self._lock.release),
+            Step("SQL storage", self._open_sql, lambda: self._engine.dispose()),
+            Step("the vector index", self._open_vectors, lambda: self.vectors.close()),
+            Step("the embedding model", self._load_embedder),
+            Step("the LLM", lambda: llm.start(self._llm_backend), llm.stop),  # freed once its users stopped
+            Step("memory", self._open_memory, lambda: self.memory.close()),
+            Step("note enrichment", self._start_enrichment, lambda: self.memory.stop_enrichment()),
+            Step("memory jobs", self._start_memory_jobs, lambda: self.memory_jobs.stop()),
+            Step("context paging", self._start_context, lambda: self.context.stop()),
+            Step("files and their index", self._start_files, lambda: self.files.stop()),
+            *[Step(f"the {q.name} queue", self._on_loop(q.start), q.stop) for q in self._queues.values()],
+            # Stopped once the syscalls drained: LLM work still waiting or running ends (its caller gets UNAVAILABLE,
+            # a note being enriched stays pending), so every thread waiting for the model returns; it stays loaded.
+            Step("the LLM's intake", lambda: None, llm.quiesce),
+            Step("the gRPC server", self._start_server, self._drain),
+            Step("the metrics endpoint", self._start_metrics, self._stop_metrics),
+            Step("the address file", self._write_address, self._remove_address),
+        ]
+
     async def start(self) -> None:
+        """Start every part; if one fails, those started are stopped and its error is raised."""
         cfg = self.config
         cfg.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self._lock.acquire()
-        try:
-            await asyncio.to_thread(self._open_storage)
-            self._start_server()
-            assert self._server is not None
-            await self._server.start()
-            self._write_address()
-        except BaseException:
-            await self.stop()
-            raise
+        await self._parts.start(self._lifecycle())
         metrics = f"metrics on port {self.metrics_port}" if self._metrics is not None else "no metrics endpoint"
         log.info("aios kernel serving gRPC on %s, %s; %s; data in %s", self.target, metrics, self._llm_summary(),
                  cfg.data_dir.resolve())  # fmt: skip
+
+    async def stop(self, grace_s: float | None = None) -> None:
+        """Stop the started parts in reverse; syscalls in flight get `grace_s` to finish."""
+        self._grace_s = self.config.grace_period_s if grace_s is None else grace_s
+        await self._parts.stop()
+
+    async def wait_for_termination(self) -> None:
+        if self._server is not None:
+            await self._server.wait_for_termination()
 
     def _llm_summary(self) -> str:
         if not self.llm.available:
@@ -171,57 +201,73 @@ class Kernel:
         return (f"LLM backend {info.backend}, model {info.model}, note enrichment {enrichment} "
                 f"(llm_enrichment = {self.config.llm_enrichment})")  # fmt: skip
 
-    def _write_address(self) -> None:
-        path = self.config.data_dir / ADDRESS_FILE
-        tmp = path.with_name(path.name + ".tmp")  # renamed into place: a reader never sees half an address
-        with os.fdopen(_open_private(tmp, os.O_WRONLY | os.O_TRUNC), "w") as f:
-            f.write(connect_address(self.config.host, self.port) + "\n")
-        tmp.replace(path)
+    # -- the steps -------------------------------------------------------------------------------------
 
-    def _remove_address(self) -> None:
-        path = self.config.data_dir / ADDRESS_FILE
-        # Only while this kernel holds the lock: a kernel that failed to start must not remove the file of
-        # the one that runs.
-        if self._lock.held:
-            path.unlink(missing_ok=True)
-
-    def _open_storage(self) -> None:
+    def _open_sql(self) -> None:
         cfg = self.config
         _private_sqlite_files(cfg.sqlalchemy_url)
-        self._engine = create_engine(cfg.sqlalchemy_url)
-        migrate(self._engine)
-        self.agents = AgentService(self._engine)
-        self.admin_token = self.agents.ensure_admin_token(cfg.data_dir / ADMIN_TOKEN_FILE)
-        self.vectors = VectorIndex.open(cfg.data_dir, cfg.chroma_url)
-        if self._embedder is None:
-            self._embedder = Embedder(cfg.embedding_model, cfg.embedding_device)
-        self.memory = MemoryService(self._engine, self._embedder, self.vectors, cfg.limits)
-        self.memory_jobs = MemoryJobs(
-            str(cfg.data_dir.resolve()), self.memory, self._engine, cfg.decay_interval_s, cfg.consolidate_interval_s
-        )
-        report = self.memory.reconcile()
+        self._engine = engine = create_engine(cfg.sqlalchemy_url)
+        try:
+            migrate(engine)
+            self.agents = AgentService(engine)
+            self.admin_token = self.agents.ensure_admin_token(cfg.data_dir / ADMIN_TOKEN_FILE)
+        except BaseException:
+            engine.dispose()
+            raise
+
+    def _open_vectors(self) -> None:
+        self.vectors = VectorIndex.open(self.config.data_dir, self.config.chroma_url)
+
+    def _load_embedder(self) -> None:
+        given, cfg = self._given_embedder, self.config
+        self._embedder = given if given is not None else Embedder(cfg.embedding_model, cfg.embedding_device)
+
+    def _open_memory(self) -> None:
+        self.memory = MemoryService(self._engine, self._embedder, self.vectors, self.config.limits,
+                                    agents=self.agents)  # fmt: skip
+        try:
+            self.repair_report = report = self.memory.reconcile()
+        except BaseException:
+            self.memory.close()
+            raise
         if report.added or report.removed:
             log.warning("vector index repaired: %d missing vectors added, %d extra removed",
                         report.added, report.removed)  # fmt: skip
-        self.repair_report = report
-        self.llm.start(self._llm_factory)
-        if self.llm.available and cfg.enrichment_on:
+
+    def _start_enrichment(self) -> None:
+        if self.llm.available and self.config.enrichment_on:
             self.memory.start_enrichment(self.llm)
+
+    def _start_memory_jobs(self) -> None:
+        cfg = self.config
+        self.memory_jobs = MemoryJobs(str(cfg.data_dir.resolve()), self.memory, self._engine, cfg.decay_interval_s,
+                                      cfg.consolidate_interval_s)  # fmt: skip
+        self.memory_jobs.start()
+
+    def _start_context(self) -> None:
+        cfg = self.config
         self.context = ContextService(self._engine, self.memory, self.llm, cfg.context, cfg.limits.max_note_chars)
         self.context.start()
-        self.memory_jobs.start()
-        self.files = FileService(self._engine, BlobStore(cfg.data_dir / "blobs", self._engine), cfg.fs)
-        llm = self.llm if self.llm.available else None
-        self.files.index = SemanticIndex(self._engine, self._embedder, self.vectors, self.files, llm)
-        self.files.index.start()
-        self.files.start()
 
-    def _start_server(self) -> None:
+    def _start_files(self) -> None:
         cfg = self.config
-        self.table = SyscallTable(cfg.syscall_history)
-        self._queues = {name: ResourceQueue(name, q.capacity, q.workers, self.table) for name, q in cfg.queues.items()}
-        for queue in self._queues.values():
-            queue.start()
+        blobs = BlobStore(cfg.data_dir / "blobs", self._engine)
+        index = SemanticIndex(self._engine, self._embedder, self.vectors, blobs, cfg.fs)
+        llm = self.llm if self.llm.available else None
+        self.files = FileService(self._engine, blobs, cfg.fs, index=index, llm=llm)
+        self.files.start()  # the index, then retention
+
+    @staticmethod
+    def _on_loop(start: Callable[[], None]) -> Callable[[], Awaitable[None]]:
+        """`start` as a coroutine function: it runs on the kernel's event loop (a queue's tasks live there)."""
+
+        async def on_loop() -> None:
+            start()
+
+        return on_loop
+
+    async def _start_server(self) -> None:
+        cfg = self.config
         runtime = SyscallRuntime(self.agents, self.table, self._queues, cfg.limits.max_streams_per_agent)
         servicers = [
             AdminServicer(runtime, self.agents, self.memory, self.files),
@@ -230,60 +276,57 @@ class Kernel:
             FileServicer(runtime, self.files, cfg.limits.max_message_bytes),
             ContextServicer(runtime, self.context),
         ]
-        self._server = SyscallServer(servicers, cfg.host, cfg.port, cfg.limits.max_message_bytes)
-        self.port = self._server.port
-        self.metrics_port = 0
-        if cfg.metrics_port >= 0:
-            try:
-                self._metrics = MetricsServer(cfg.host, cfg.metrics_port, self._collect_metrics, self.agents.is_admin)
-            except OSError as exc:  # the kernel serves without metrics rather than not at all
-                log.warning("metrics endpoint disabled: cannot listen on %s:%d: %s", cfg.host, cfg.metrics_port, exc)
-            else:
-                self._metrics.start()
-                self.metrics_port = self._metrics.port
+        server = SyscallServer(servicers, cfg.host, cfg.port, cfg.limits.max_message_bytes)
+        try:
+            await server.start()
+        except BaseException:
+            await server.stop(0)
+            raise
+        self._server, self.port = server, server.port
 
-    def _collect_metrics(self) -> str:
-        return collect(self.table, list(self._queues.values()), self.memory, self.llm, self.files,
-                       agent_names=self.agents.names())  # fmt: skip
+    async def _drain(self) -> None:
+        """Refuse new syscalls and let those in flight finish within the grace period."""
+        if self._server is not None:
+            await self._server.stop(self._grace_s)
 
-    async def stop(self, grace_s: float | None = None) -> None:
-        grace = self.config.grace_period_s if grace_s is None else grace_s
-        self._remove_address()
+    def _start_metrics(self) -> None:
+        cfg = self.config
+        if cfg.metrics_port < 0:
+            return
+        try:
+            self._metrics = MetricsServer(cfg.host, cfg.metrics_port, self._collect_metrics, self.agents.is_admin)
+        except OSError as exc:  # the kernel serves without metrics rather than not at all
+            log.warning("metrics endpoint disabled: cannot listen on %s:%d: %s", cfg.host, cfg.metrics_port, exc)
+        else:
+            self._metrics.start()
+            self.metrics_port = self._metrics.port
+
+    def _stop_metrics(self) -> None:
         if self._metrics is not None:
             self._metrics.stop()
             self._metrics = None
-        if self._server is not None:
-            await _timed("draining the syscalls", self._server.stop(grace))
-            self._server = None
-        # The grace is over: LLM work still waiting or running ends now (its caller gets UNAVAILABLE, a note being
-        # enriched stays pending), so every thread that waits for the model returns; the model stays loaded.
-        self.llm.quiesce()
-        for queue in reversed(list(self._queues.values())):
-            await _timed(f"the {queue.name} queue", queue.stop())
-        self._queues = {}
-        if self.context is not None:
-            await _timed("context paging", asyncio.to_thread(self.context.stop))
-            self.context = None
-        if self.files is not None:
-            await _timed("files", asyncio.to_thread(self.files.stop))
-            await _timed("the file index", asyncio.to_thread(self.files.index.stop))
-            self.files = None
-        if self.memory is not None:
-            await _timed("note enrichment", asyncio.to_thread(self.memory.stop_enrichment))
-        if self.memory_jobs is not None:
-            await _timed("memory jobs", asyncio.to_thread(self.memory_jobs.stop))
-            self.memory_jobs = None
-        await _timed("the LLM", asyncio.to_thread(self.llm.stop))  # no user is left: the model is freed
-        if self.memory is not None:
-            await asyncio.to_thread(self.memory.close)
-        if getattr(self, "vectors", None) is not None:
-            self.vectors.close()
-            self.vectors = None  # type: ignore[assignment]
-        if self._engine is not None:
-            self._engine.dispose()
-            self._engine = None
-        self._lock.release()
 
-    async def wait_for_termination(self) -> None:
-        if self._server is not None:
-            await self._server.wait_for_termination()
+    def _collect_metrics(self) -> str:
+        return collect(self.table, list(self._queues.values()), self.memory, self.llm, self.files,
+                       agent_names=self.agents.names(), workers=self._worker_health())  # fmt: skip
+
+    def _worker_health(self) -> list[WorkerHealth]:
+        """Every background worker's counts, for the metrics."""
+        health = [self.context.workers.summary.health, self.context.workers.idle.health,
+                  self.files.retention.worker.health, self.memory_jobs.health]  # fmt: skip
+        if (index := self.files.index) is not None:
+            health.append(index.worker.health)
+        if (enrichment := self.memory.enrichment_health) is not None:
+            health.append(enrichment)
+        return health
+
+    def _write_address(self) -> None:
+        path = self.config.data_dir / ADDRESS_FILE
+        tmp = path.with_name(path.name + ".tmp")  # renamed into place: a reader never sees half an address
+        with os.fdopen(_open_private(tmp, os.O_WRONLY | os.O_TRUNC), "w") as f:
+            f.write(connect_address(self.config.host, self.port) + "\n")
+        tmp.replace(path)
+
+    def _remove_address(self) -> None:
+        # Only the file this kernel wrote (a kernel that failed to start never removes the running one's).
+        (self.config.data_dir / ADDRESS_FILE).unlink(missing_ok=True)

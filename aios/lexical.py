@@ -17,7 +17,7 @@ import bisect
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -132,8 +132,8 @@ class Lexical:
                                           {"ids": batch}):  # fmt: skip
                 by_part[part].append(rid)
         for part, rids in by_part.items():
-            for batch in _batches(rids):
-                conn.execute(_in(f"DELETE FROM {self._part(part)} WHERE rowid IN :ids"), {"ids": batch})
+            for rid_batch in _batches(rids):
+                conn.execute(_in(f"DELETE FROM {self._part(part)} WHERE rowid IN :ids"), {"ids": rid_batch})
         for batch in _batches(ids):
             conn.execute(_in(f"DELETE FROM {self._fts}_rows WHERE key IN :ids"), {"ids": batch})
 
@@ -161,7 +161,7 @@ class Lexical:
                     best[key] = max(score, best.get(key, score))
             return sorted(best.items(), key=lambda hit: (-hit[1], hit[0]))[:limit]
         tsquery = sa.func.to_tsquery("english", " | ".join(terms))
-        tsv = sa.literal_column(f"{table.name}.search_tsv")
+        tsv: sa.ColumnClause[Any] = sa.literal_column(f"{table.name}.search_tsv")
         rank = sa.func.ts_rank_cd(tsv, tsquery)  # the row and the query only: no statistics of other rows
         stmt = (
             sa.select(table.c.id, rank.label("rank"))

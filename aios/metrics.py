@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from aios.lifecycle import WorkerHealth
     from aios.llm import LLMService
     from memory import MemoryService
     from syscalls import ResourceQueue, SyscallTable
@@ -93,8 +94,10 @@ def collect(
     llm: LLMService,
     files: Any = None,
     agent_names: dict[str, str] | None = None,
+    workers: Sequence[WorkerHealth] = (),
 ) -> str:
-    """The kernel's metrics: syscall queues, per-agent syscall figures, notes, files, LLM scheduling.
+    """The kernel's metrics: syscall queues, per-agent syscall figures, notes, files, LLM scheduling, and the
+    background workers' health (bugs and postponed jobs, aios/lifecycle.py).
 
     Per-agent series are labelled with the agent's id (stable across renames); `aios_agent_info` maps each
     id to its name, to join on in a query (`* on (agent) group_left(agent_name) aios_agent_info`).
@@ -125,6 +128,12 @@ def collect(
             ("aios_fs_index_backlog", "gauge", "Files waiting to be (re)indexed",
              [("aios_fs_index_backlog", {}, files.index.backlog if files.index else 0)]),
         ]  # fmt: skip
+    families += [
+        ("aios_worker_errors_total", "counter", "Bugs in a background worker's jobs (logged with a traceback)",
+         [("aios_worker_errors_total", {"worker": w.name}, w.errors) for w in workers]),
+        ("aios_worker_postponed_total", "counter", "Background jobs postponed: the model or the disk was away",
+         [("aios_worker_postponed_total", {"worker": w.name}, w.postponed) for w in workers]),
+    ]  # fmt: skip
     if llm.available:
         state = llm.scheduler_state()
         families += [

@@ -42,7 +42,7 @@ def keywords_of(text: str, limit: int = 8) -> list[str]:
     if not content:
         return []
     counts = Counter(w for _, w in content)
-    first = {}
+    first: dict[str, int] = {}
     for i, w in content:
         first.setdefault(w, i)
     n = len(tokens)

@@ -1,36 +1,36 @@
-"""Helpers the benchmark scripts share: CPU and load accounting, free ports, git state, and rewriting one
-script's own section of docs/benchmarks.md.
+"""Helpers the benchmark scripts share: CPU and load accounting, git state and machine info, the command-line
+options and result file every script has, and rewriting one script's own section of docs/benchmarks.md.
 
 The scripts run as `.venv/bin/python bench/<name>.py`, so `bench/` is on sys.path and they import this
-module as `_common`.
+module as `_common` (and their own helper modules, `_<script>_*.py`, before `repository_first()` takes bench/
+off the path). The processes under test are in `_servers.py`, the LongMemEval data in `_longmemeval.py`.
 """
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
+import json
 import os
 import platform
 import re
 import resource
-import signal
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-LONGMEMEVAL = ROOT.parent / "shared" / "data" / "longmemeval-dev"
-"""The shared LongMemEval dev subset: `../shared/data/...` relative to the repository."""
+DEFAULT_DOCS = ROOT / "docs" / "benchmarks.md"
 
 
 def repository_first() -> None:
-    """Put the repository first on the import path and take bench/ off it: bench/ holds memory.py and fs.py,
-    which would shadow the packages they measure (call it after importing _common)."""
+    """Put the repository first on the import path (the packages measured are the checkout's) and take bench/ off
+    it, so a script's name can never shadow a package (call it after importing _common)."""
     here = Path(__file__).resolve().parent
     sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != here]
 
@@ -58,12 +58,6 @@ def git_state() -> dict[str, Any]:
             return ""
 
     return {"commit": git("rev-parse", "HEAD") or None, "dirty": git("status", "--porcelain").splitlines()}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -175,128 +169,102 @@ def machine_info(packages: dict[str, str], **extra: Any) -> dict[str, Any]:
     }
 
 
-SHORT_MAX_CHARS = 400
-PARAGRAPH_MIN_CHARS = 40
+def torch_machine_info() -> dict[str, Any]:
+    """machine_info for the scripts that encode with sentence-transformers: torch and its thread count too."""
+    import torch
+
+    packages = {"torch": "torch", "sentence_transformers": "sentence-transformers", "chromadb": "chromadb",
+                "grpcio": "grpcio"}  # fmt: skip
+    return machine_info(packages, torch_threads=torch.get_num_threads())
 
 
-def short_texts(sessions: Iterable[list[dict[str, Any]]], n: int) -> tuple[list[str], dict[str, Any]]:
-    """`n` distinct short texts from LongMemEval sessions (each a list of turns), in file order: user turns
-    of at most SHORT_MAX_CHARS characters, then, when those run out, assistant-turn paragraphs of
-    PARAGRAPH_MIN_CHARS-SHORT_MAX_CHARS. Returns them and how many of each, with a description."""
-    users: list[str] = []
-    paragraphs: list[str] = []
-    seen: set[str] = set()
-    for turns in sessions:
-        for turn in turns:
-            text = (turn.get("content") or "").strip()
-            if turn["role"] == "user":
-                if text and len(text) <= SHORT_MAX_CHARS and "\x00" not in text and text not in seen:
-                    seen.add(text)
-                    users.append(text)
-            elif len(users) + len(paragraphs) < n:
-                for par in (par.strip() for par in text.split("\n")):
-                    if PARAGRAPH_MIN_CHARS <= len(par) <= SHORT_MAX_CHARS and "\x00" not in par and par not in seen:
-                        seen.add(par)
-                        paragraphs.append(par)
-    texts = (users + paragraphs)[:n]
-    if len(texts) < n:
-        raise SystemExit(f"LongMemEval holds only {len(texts)} short distinct texts; asked for {n}")
-    n_users = min(n, len(users))
-    description = f"distinct LongMemEval user turns of at most {SHORT_MAX_CHARS} characters in file order"
-    if n > n_users:
-        description += (f" ({n_users:,}), then distinct assistant-turn paragraphs of {PARAGRAPH_MIN_CHARS}-"
-                        f"{SHORT_MAX_CHARS} characters ({n - n_users:,})")  # fmt: skip
-    return texts, {"user_turns": n_users, "assistant_paragraphs": n - n_users,
-                   "chars_mean": round(sum(map(len, texts)) / n, 1), "description": description}  # fmt: skip
+def loadavg() -> list[float]:
+    """os.getloadavg() (1, 5, 15 min), rounded."""
+    return [round(x, 2) for x in os.getloadavg()]
 
 
-READY = re.compile(r"aios kernel ready on (\S+)")
+def command_line() -> str:
+    """How this script was run, as the results record it."""
+    return " ".join([Path(sys.executable).name, *sys.argv])
 
 
-class ServerProcess:
-    """A server subprocess with its output in files (`<name>.stdout` / `.stderr` in `log_dir`), `env` over
-    this process's environment; stopped with SIGTERM (SIGKILL after a timeout)."""
+def progress_bar(console: Any, width: int = 40, remaining: bool = True) -> Any:
+    """A rich progress display: spinner, description padded to `width`, bar, done/total, elapsed (and left)."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
-    def __init__(self, name: str, cmd: list[str], log_dir: Path, env: dict[str, str]) -> None:
-        self.name, self.cmd, self.env = name, cmd, env
-        self.stdout_path = log_dir / f"{name}.stdout"
-        self.stderr_path = log_dir / f"{name}.stderr"
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.exit_code: int | None = None
-        self.ready_s: float | None = None
-        self.stop_s: float | None = None
-
-    def start(self) -> None:
-        with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
-            self.proc = subprocess.Popen(self.cmd, cwd=ROOT, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
-                                         env=os.environ | self.env)  # fmt: skip
-
-    @property
-    def pid(self) -> int | None:
-        return self.proc.pid if self.proc else None
-
-    def wait_until(self, ready: Callable[[], bool], timeout: float) -> float:
-        """Seconds until `ready()` (also kept as `ready_s`); an error if the process exits first."""
-        assert self.proc is not None
-        t0 = time.perf_counter()
-        while time.perf_counter() - t0 < timeout:
-            if ready():
-                self.ready_s = round(time.perf_counter() - t0, 2)
-                return self.ready_s
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.proc.returncode} before it was ready:\n"
-                                   f"{self.log_tail()}")  # fmt: skip
-            time.sleep(0.1)
-        raise RuntimeError(f"{self.name} was not ready after {timeout:.0f} s:\n{self.log_tail()}")
-
-    def stop(self, timeout: float = 60.0) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            self.exit_code = self.proc.returncode if self.proc else self.exit_code
-            return
-        t0 = time.perf_counter()
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.exit_code = self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.exit_code = self.proc.wait()
-        self.stop_s = time.perf_counter() - t0
-
-    def log(self) -> str:
-        return read_text(self.stdout_path) + read_text(self.stderr_path)
-
-    def log_tail(self, chars: int = 3000) -> str:
-        return self.log()[-chars:]
-
-    def log_problems(self) -> list[str]:
-        """Log lines that report an error or a traceback."""
-        return [line.rstrip() for line in self.log().splitlines()
-                if re.search(r"\b(ERROR|CRITICAL|Traceback)\b", line)][:50]  # fmt: skip
+    columns = [SpinnerColumn(), TextColumn(f"{{task.description:<{width}}}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn()]  # fmt: skip
+    if remaining:
+        columns.append(TimeRemainingColumn())
+    return Progress(*columns, console=console)
 
 
-class KernelProcess(ServerProcess):
-    """`aios serve` on `data_dir` (fresh, or holding an aios.toml) and a free port. The benchmarks drive it
-    through the SDK."""
+# -- the command line and the result file -----------------------------------------------------------
 
-    def __init__(self, data_dir: Path, log_dir: Path, env: dict[str, str]) -> None:
-        self.data_dir = data_dir
-        self.port = free_port()
-        aios = Path(sys.executable).parent / "aios"
-        cmd = [str(aios)] if aios.exists() else [sys.executable, "-m", "aios.cli"]
-        super().__init__("kernel", [*cmd, "serve", "--data-dir", str(data_dir), "--port", str(self.port)],
-                         log_dir, env)  # fmt: skip
-        self.target = f"127.0.0.1:{self.port}"
 
-    def wait_ready(self, timeout: float = 180.0) -> float:
-        """Seconds until the kernel said it was ready (also kept as `ready_s`)."""
+def add_output_args(parser: argparse.ArgumentParser, default_out: Path, out_help: str = "JSON result") -> None:
+    """--out, --docs, --no-docs, --docs-only: where the result goes and which docs section it rewrites."""
+    parser.add_argument("--out", type=Path, default=default_out, help=out_help)
+    parser.add_argument("--docs", type=Path, default=DEFAULT_DOCS, help="markdown file whose section to regenerate")
+    parser.add_argument("--no-docs", action="store_true", help="do not touch the docs")
+    parser.add_argument("--docs-only", action="store_true", help="only regenerate the docs section from --out")
 
-        def said_ready() -> bool:
-            match = READY.search(read_text(self.stdout_path))
-            if match:
-                self.target = match.group(1)
-            return bool(match)
 
-        return self.wait_until(said_ready, timeout)
+def add_data_arg(parser: argparse.ArgumentParser, default: Path) -> None:
+    parser.add_argument("--data", type=Path, default=Path(os.environ.get("AIOS_BENCH_DATA", default)),
+                        help="LongMemEval dev directory [env AIOS_BENCH_DATA]")  # fmt: skip
 
-    def admin_token(self) -> str:
-        return (self.data_dir / "admin.token").read_text().strip()
+
+def save_result(path: Path, result: dict[str, Any], indent: int = 2) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=indent) + "\n")
+
+
+def result_of(args: argparse.Namespace, run: Callable[[], dict[str, Any]], indent: int = 2) -> dict[str, Any]:
+    """With --docs-only the result in --out; else run() and write what it returns to --out."""
+    if args.docs_only:
+        return json.loads(args.out.read_text())
+    result = run()
+    save_result(args.out, result, indent)
+    return result
+
+
+def update_docs(args: argparse.Namespace, heading: str, render: Callable[[dict[str, Any], str], str],
+                result: dict[str, Any]) -> None:  # fmt: skip
+    """Unless --no-docs: rewrite the section `heading` of --docs from render(result, the JSON's path)."""
+    if not args.no_docs:
+        write_docs(args.docs, heading, render(result, display_path(args.out)))
+
+
+def wrote(args: argparse.Namespace, heading: str) -> str:
+    return f"wrote {args.out}" + ("" if args.no_docs else f" and the '{heading[3:]}' section of {args.docs}")
+
+
+# -- pieces of a docs section -----------------------------------------------------------------------
+
+
+def section_head(heading: str, script: str, json_path: str) -> list[str]:
+    """A section's heading and the comment that says which script writes it."""
+    comment = f"<!-- Generated by bench/{script} from {json_path}; edit the script, not this section. -->"
+    return [heading, "", comment, ""]
+
+
+def yes(ok: bool) -> str:
+    return "**yes**" if ok else "**no**"
+
+
+def commit_note(git: dict[str, Any]) -> str:
+    """The commit a result was measured at, and whether the tree had uncommitted changes."""
+    return f"`{(git['commit'] or '?')[:12]}`{' (with uncommitted changes)' if git['dirty'] else ''}"
+
+
+def fmt_load(x: Sequence[float] | None) -> str:
+    return " / ".join(f"{v:.2f}" for v in x) if x else "?"

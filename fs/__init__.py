@@ -1,6 +1,7 @@
 """The semantic file system (LSFS): versioned trees of files, findable by meaning."""
 
 from fs.blobs import Blob, BlobStore
+from fs.index import SemanticIndex
 from fs.models import (
     ChangeRecord,
     ChangeResult,
@@ -17,9 +18,10 @@ from fs.models import (
     Transfer,
     Tree,
 )
-from fs.semantic import SemanticIndex
-from fs.service import FileService, TreeRef
+from fs.semantic import FileSemantics
+from fs.service import FileService
 from fs.transfer import export_tree, import_dir
+from fs.trees import TreeRef
 
 __all__ = [
     "Blob",
@@ -31,6 +33,7 @@ __all__ = [
     "FileGroup",
     "FileHistory",
     "FileInfo",
+    "FileSemantics",
     "FileService",
     "FileVersion",
     "PassagePair",

@@ -32,6 +32,7 @@ fs_changes = sa.Table(
     sa.Column("path", sa.Text, nullable=False),
     sa.Column("detail", sa.Text, nullable=False),
     sa.Column("at", sa.Float, nullable=False),
+    sa.Index("ix_fs_changes_tree", "tree_id", "id"),
 )
 
 fs_files = sa.Table(
@@ -67,6 +68,8 @@ fs_versions = sa.Table(
     sa.Column("agent_id", sa.String(32), nullable=False),
     sa.Column("detail", sa.Text, nullable=False),
     sa.Column("at", sa.Float, nullable=False),
+    sa.Index("ix_fs_versions_change", "change_id"),
+    sa.Index("ix_fs_versions_sha", "sha256"),
 )
 
 fs_blobs = sa.Table(
@@ -89,6 +92,8 @@ fs_chunks = sa.Table(
     sa.Column("start", sa.Integer, nullable=False),
     sa.Column("end", sa.Integer, nullable=False),
     sa.Column("text", sa.Text, nullable=False),
+    sa.Index("ix_fs_chunks_file", "file_id"),
+    sa.Index("ix_fs_chunks_tree", "tree_id"),
 )
 
 # SQLite: the scope of each chunk's full-text entry (aios/lexical.py): its tree, which whoever reads one chunk reads.

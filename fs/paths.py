@@ -7,8 +7,8 @@ import re
 
 from aios.errors import InvalidArgument
 
-__all__ = ["MAX_NAME_BYTES", "MAX_PATH_BYTES", "ancestors", "check_tree_name", "is_under", "matches", "normalize",
-           "parent", "relative"]  # fmt: skip
+__all__ = ["MAX_NAME_BYTES", "MAX_PATH_BYTES", "ancestors", "check_tree_name", "entry", "is_under", "like_prefix",
+           "matches", "normalize", "parent", "relative"]  # fmt: skip
 
 MAX_PATH_BYTES = 4096
 MAX_NAME_BYTES = 255
@@ -35,6 +35,14 @@ def normalize(path: str, what: str = "path") -> str:
     if len(result.encode()) > MAX_PATH_BYTES:
         raise InvalidArgument(f"{what} is longer than {MAX_PATH_BYTES} bytes")
     return result
+
+
+def entry(path: str, what: str = "path") -> str:
+    """`normalize`d, naming something below "/" (what a write, a delete or a move acts on)."""
+    path = normalize(path, what)
+    if path == "/":
+        raise InvalidArgument(f"{what} must name something below /")
+    return path
 
 
 def parent(path: str) -> str:

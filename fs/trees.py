@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import time
 import uuid
 from collections.abc import Callable
@@ -118,10 +119,10 @@ class Trees:
                 listener(ref.id, grantee)
         return self._tree_info(ref)
 
-    def list(self, agent_id: str) -> list[Tree]:
+    def list(self, agent_id: str) -> builtins.list[Tree]:
         return [self._tree_info(r) for r in self.readable(agent_id)]
 
-    def readable(self, agent_id: str) -> list[TreeRef]:
+    def readable(self, agent_id: str) -> builtins.list[TreeRef]:
         """The agent's home and every tree it owns or was granted, with its access, in one query."""
         self._home(agent_id)
         grant = fs_grants.c.mode

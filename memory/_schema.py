@@ -1,6 +1,7 @@
+"""Memory's tables: notes (the source of truth), their shares, links, versions and the link-judgement queue."""
+
 import sqlalchemy as sa
 
-from agents._schema import agents
 from aios._db import metadata
 
 notes = sa.Table(
@@ -26,6 +27,8 @@ notes = sa.Table(
     sa.Column("enrichment", sa.String(16), nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
     sa.Column("user_fields", sa.JSON, nullable=False, server_default="[]"),
+    sa.Index("ix_notes_agent_created", "agent_id", "created_at"),
+    sa.Index("ix_notes_agent_archived", "agent_id", "archived_at"),
 )
 """`user_fields`: the enrichment fields (keywords, context, tags, category) the user set, at creation or by an
 update; a kernel job (enrichment, link judgement, evolution) never rewrites them."""
@@ -40,14 +43,19 @@ note_shares = sa.Table(
     # No foreign key to agents: a share with an id no agent has is kept (and reaches nobody) rather than
     # refused, so that sharing does not tell which agent ids exist.
     sa.Column("agent_id", sa.String(32), primary_key=True),
+    sa.Index("ix_note_shares_agent", "agent_id"),
 )
 
-# SQLite: the scopes each note's full-text entry is in (aios/lexical.py), so that its bm25 statistics are those of
-# what the searcher may see: its owner's and each reader's. A share with an id no agent has reaches nobody.
-note_readers = sa.union_all(
-    sa.select(notes.c.id, notes.c.agent_id),
-    sa.select(note_shares.c.note_id, note_shares.c.agent_id).join(agents, agents.c.id == note_shares.c.agent_id),
-)
+
+def note_readers(agent_ids: sa.Select[tuple[str]]) -> sa.CompoundSelect:
+    """SQLite: the scopes each note's full-text entry is in (aios/lexical.py), so that its bm25 statistics are those
+    of what the searcher may see: its owner's and each reader's. `agent_ids` selects every agent's id (the agent
+    directory's): a share with an id no agent has reaches nobody and gets no scope."""
+    return sa.union_all(
+        sa.select(notes.c.id, notes.c.agent_id),
+        sa.select(note_shares.c.note_id, note_shares.c.agent_id).where(note_shares.c.agent_id.in_(agent_ids)),
+    )
+
 
 note_links = sa.Table(
     "note_links",
@@ -58,6 +66,7 @@ note_links = sa.Table(
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("weight", sa.Float, nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
+    sa.Index("ix_note_links_to", "to_id"),
 )
 
 note_versions = sa.Table(

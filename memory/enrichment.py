@@ -2,13 +2,13 @@
 
 A note is written with extractive keywords/context/tags and `enrichment = "llm_pending"` when the kernel
 has an LLM. This worker asks the model for JSON matching a schema (grammar-constrained), validates it,
-and hands it to the service, which fills only the fields the user left empty and only with what is grounded
+and hands it to memory/refinement.py, which fills only the fields the user left empty and only with what is grounded
 in the note (memory/grounding.py), as a new version ("enrichment:llm"); a reply that fails validation leaves
 the extractive enrichment and marks the note "llm_failed" ("llm_rejected" when nothing was grounded). Pending
 notes are picked up again after a restart.
 
 A second, optional stage runs after it for every submitted note (enriched or not): the service's link
-judging (memory/linking.py), so all the kernel's after-write LLM work for a note happens in one place.
+judging (memory/linker.py), so all the kernel's after-write LLM work for a note happens in one place.
 """
 
 from __future__ import annotations
@@ -17,10 +17,14 @@ import json
 import logging
 import queue
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
+
+from aios.lifecycle import Worker
+
+if TYPE_CHECKING:
+    from aios.llm import LLMPort
 
 __all__ = ["ENRICHMENT_SCHEMA", "Enricher", "EnrichmentResult", "parse_enrichment"]
 
@@ -89,36 +93,34 @@ def parse_enrichment(text: str) -> EnrichmentResult | None:
     return EnrichmentResult(keywords, context, tags)
 
 
-class _LLM(Protocol):
-    available: bool
-
-    def chat(self, agent_id: str, messages: list[Any], params: Any, **kw: Any) -> Any: ...
-
-
 class Enricher:
     """Worker threads: note ids in, `apply(note_id, content, result or None)` out. Several notes are in
     flight at once (each worker its own session), so the local model decodes them in one batch and a remote
-    server gets concurrent requests; a bulk import is not worked through one reply at a time."""
+    server gets concurrent requests; a bulk import is not worked through one reply at a time. A note whose model
+    is away (the kernel stopping, a remote server down) is postponed: it stays pending in the database and both
+    stages run again at the next start."""
 
-    def __init__(self, llm: _LLM, load: Callable[[str], tuple[str, str] | None],
+    def __init__(self, llm: LLMPort, load: Callable[[str], tuple[str, str] | None],
                  apply: Callable[[str, str, EnrichmentResult | None], bool],
                  link: Callable[[str], None] | None = None, workers: int = 4) -> None:  # fmt: skip
+        from aios.llm import SamplingParams
+
         self._llm = llm
         self._load = load  # note id -> (owner agent id, content), None if gone
         self._apply = apply  # (note id, the content asked about, result) -> False: the content changed
         self._link = link  # note id -> None: judge its links (after enrichment)
+        # Greedy decoding loops ("Shelter, Shelter, ...") without a repeat penalty (as in memory/linking.py).
+        self._params = SamplingParams(max_tokens=200, temperature=0.0, repeat_penalty=1.3,
+                                      json_schema=json.dumps(ENRICHMENT_SCHEMA))  # fmt: skip
         self._queue: queue.Queue[tuple[str, bool] | None] = queue.Queue()
         self._outstanding = 0  # submitted and not finished
         self._lock = threading.Lock()
-        self._threads = [threading.Thread(target=self._run, args=(f"enrichment-{i}",), name=f"aios-enrichment-{i}",
-                                          daemon=True) for i in range(workers)]  # fmt: skip
-        self.done = 0
-        self.postponed = 0
-        self._postponing = False  # the last reply failed: the model is away
+        self._workers = workers
+        self.worker = Worker("enrichment", self._queue.get, self._work, threads=workers, wake=self._wake,
+                             describe=lambda item: f"note {item[0]}")  # fmt: skip
 
     def start(self) -> None:
-        for thread in self._threads:
-            thread.start()
+        self.worker.start()
 
     def stop(self) -> None:
         """End the workers once their notes in progress are done (the LLM being stopped, at once). Notes still
@@ -131,14 +133,15 @@ class Enricher:
                 break
         with self._lock:
             self._outstanding -= dropped
-        for _ in self._threads:
-            self._queue.put(None)
-        deadline = time.monotonic() + 30
-        for thread in self._threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
-        if dropped or self.postponed:
+        self.worker.stop()
+        postponed = self.worker.health.postponed
+        if dropped or postponed:
             log.info("note enrichment stopped; %d notes postponed and %d queued are left pending for the next start",
-                     self.postponed, dropped)  # fmt: skip
+                     postponed, dropped)  # fmt: skip
+
+    def _wake(self) -> None:
+        for _ in range(self._workers):
+            self._queue.put(None)
 
     def submit(self, note_ids: list[str], enrich: bool = True) -> None:
         """Queue notes: enrichment (when `enrich`) and then the link stage."""
@@ -151,53 +154,29 @@ class Enricher:
         """Notes queued or being worked on."""
         return self._outstanding
 
-    def _run(self, session: str) -> None:
-        from aios.llm import SamplingParams
+    def _work(self, item: tuple[str, bool]) -> None:
+        """Both stages of one note; the model being away (Unavailable) ends it here, postponed."""
+        note_id, enrich = item
+        try:
+            if enrich:
+                self._enrich(note_id)
+            if self._link is not None:
+                self._link(note_id)
+        finally:
+            with self._lock:
+                self._outstanding -= 1
 
-        # Greedy decoding loops ("Shelter, Shelter, ...") without a repeat penalty (as in memory/linking.py).
-        params = SamplingParams(max_tokens=200, temperature=0.0, repeat_penalty=1.3,
-                                json_schema=json.dumps(ENRICHMENT_SCHEMA))  # fmt: skip
-        while (item := self._queue.get()) is not None:
-            note_id, enrich = item
-            try:
-                if enrich and not self._enrich(note_id, params, session):
-                    continue  # postponed: the note stays pending and both stages run again later
-                if self._link is not None:
-                    try:
-                        self._link(note_id)
-                    except Exception:
-                        log.exception("judging the links of note %s failed", note_id)
-            finally:
-                with self._lock:
-                    self._outstanding -= 1
-
-    def _enrich(self, note_id: str, params: Any, session: str) -> bool:
-        """One note's enrichment; False when the model was unavailable (the note stays pending)."""
+    def _enrich(self, note_id: str) -> None:
         from aios.llm import ChatMessage, JobClass
 
+        session = threading.current_thread().name.removeprefix("aios-")  # each worker thread its own
         while (loaded := self._load(note_id)) is not None:
             owner, content = loaded
-            try:
-                reply = self._llm.chat(
-                    owner, [ChatMessage("user", _PROMPT.format(content=content[:2000]))], params,
-                    job_class=JobClass.BACKGROUND, session=session,
-                )  # fmt: skip
-            except Exception as exc:  # the model is unavailable (e.g. shutting down): stays pending
-                # While the model is away (a stop, a remote server down) every queued note lands here in turn:
-                # the first is told, the rest counted (and told by `stop`).
-                with self._lock:
-                    first, self._postponing = not self._postponing, True
-                    self.postponed += 1
-                log.log(logging.INFO if first else logging.DEBUG, "enrichment of note %s postponed: %s", note_id, exc)
-                return False
-            self._postponing = False
+            reply = self._llm.chat(
+                owner, [ChatMessage("user", _PROMPT.format(content=content[:2000]))], self._params,
+                job_class=JobClass.BACKGROUND, session=session,
+            )  # fmt: skip
             result = parse_enrichment(reply.text) if reply.finish_reason == "stop" else None
-            try:
-                if not self._apply(note_id, content, result):
-                    continue  # the user edited the content meanwhile: ask about the new text
-            except Exception:
-                log.exception("applying the enrichment of note %s failed", note_id)
-            break
-        with self._lock:
-            self.done += 1
-        return True
+            if self._apply(note_id, content, result):
+                return
+            # the user edited the content meanwhile: ask about the new text

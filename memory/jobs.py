@@ -2,7 +2,8 @@
 so its schedule survives restarts, and the periodic flush of recall statistics.
 
 apscheduler stores a job as a reference to a module-level function plus its arguments, so the live
-service is looked up in a registry by the kernel's data directory.
+jobs are looked up in a registry by the kernel's data directory. A job runs under the worker policy
+(aios/lifecycle.py): the model or the disk being away postpones it to its next run; a bug is logged and counted.
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.engine import Engine
 
 from aios._db import storage_full
+from aios.lifecycle import WorkerHealth
 from memory.service import MemoryService
 
 __all__ = ["MemoryJobs", "run_consolidation", "run_decay"]
 
 log = logging.getLogger("aios.memory.jobs")
-_SERVICES: dict[str, MemoryService] = {}
+_RUNNING: dict[str, MemoryJobs] = {}  # by the kernel's data directory, for the stored jobs to find
 
 
 class _RunsAtDebug(logging.Filter):
@@ -40,32 +42,19 @@ DECAY_JOB = "memory.decay"
 CONSOLIDATE_JOB = "memory.consolidate"
 
 
-def run_decay(key: str) -> int:
-    service = _SERVICES.get(key)
-    if service is None:
-        return 0
-    archived = service.decay()
-    if archived:
-        log.info("forgetting curve: archived %d notes", archived)
-    return archived
+def run_decay(key: str) -> None:
+    if (running := _RUNNING.get(key)) is not None:
+        running.health.run(running.decay, "the forgetting curve")
 
 
-def run_consolidation(key: str) -> int:
-    """Consolidate every agent that has notes; returns summaries written."""
-    service = _SERVICES.get(key)
-    if service is None:
-        return 0
-    written = 0
-    for agent_id in service.agents_with_notes():
-        written += len(service.consolidate(agent_id).summaries)
-    if written:
-        log.info("consolidation: wrote %d summary notes", written)
-    return written
+def run_consolidation(key: str) -> None:
+    if (running := _RUNNING.get(key)) is not None:
+        running.health.run(running.consolidate, "consolidation")
 
 
-def flush_recalls(key: str) -> int:
-    service = _SERVICES.get(key)
-    return service.flush_recalls() if service else 0
+def flush_recalls(key: str) -> None:
+    if (running := _RUNNING.get(key)) is not None:
+        running.health.run(running.flush, "the recall flush")
 
 
 class MemoryJobs:
@@ -81,9 +70,23 @@ class MemoryJobs:
         )  # fmt: skip
         self._decay_s = decay_interval_s
         self._flush_s = flush_interval_s
+        self.health = WorkerHealth("memory-jobs")
+
+    def decay(self) -> None:
+        if archived := self._service.decay():
+            log.info("forgetting curve: archived %d notes", archived)
+
+    def consolidate(self) -> None:
+        """Consolidate every agent that has notes."""
+        service = self._service
+        if written := sum(len(service.consolidate(agent_id).summaries) for agent_id in service.agents_with_notes()):
+            log.info("consolidation: wrote %d summary notes", written)
+
+    def flush(self) -> None:
+        self._service.flush_recalls()
 
     def start(self) -> None:
-        _SERVICES[self._key] = self._service
+        _RUNNING[self._key] = self
         self._scheduler.start()
         self._scheduler.add_job(run_decay, "interval", seconds=self._decay_s, args=[self._key], id=DECAY_JOB,
                                 replace_existing=True, coalesce=True, max_instances=1)  # fmt: skip
@@ -106,4 +109,4 @@ class MemoryJobs:
             if storage_full(exc) is None:
                 raise
             log.warning("memory: recall statistics not written at stop: %s", storage_full(exc))
-        _SERVICES.pop(self._key, None)
+        _RUNNING.pop(self._key, None)

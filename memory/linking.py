@@ -12,7 +12,12 @@ import json
 import logging
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from aios.errors import AiosError, FailedPrecondition, ResourceExhausted, Unavailable
+
+if TYPE_CHECKING:
+    from aios.llm import LLMPort
 
 __all__ = [
     "LLM_REASON_PREFIX",
@@ -117,7 +122,7 @@ class Postponed(Exception):
     """The model could not be asked (unavailable, shutting down): the judgement waits for the next start."""
 
 
-def judge_links(llm: Any, agent_id: str, content: str, candidates: list[str]) -> list[Judgement] | None:
+def judge_links(llm: LLMPort, agent_id: str, content: str, candidates: list[str]) -> list[Judgement] | None:
     """Ask the kernel's model (background class) which candidates relate to the note; None on a bad reply.
     Raises Postponed when the model cannot be asked."""
     from aios.llm import ChatMessage, JobClass, SamplingParams
@@ -129,8 +134,11 @@ def judge_links(llm: Any, agent_id: str, content: str, candidates: list[str]) ->
     try:
         reply = llm.chat(agent_id, [ChatMessage("user", link_prompt(content, candidates))], params,
                          job_class=JobClass.BACKGROUND, session="linking")  # fmt: skip
-    except Exception as exc:  # the model is unavailable (stopping, gone): judge again later
+    except (Unavailable, FailedPrecondition, ResourceExhausted) as exc:  # the model is away or busy: judge later
         raise Postponed(str(exc)) from exc
+    except AiosError as exc:  # the model refused this request (e.g. it does not fit the window): no judgement
+        log.info("link judgement refused: %s", exc)
+        return None
     judged = parse_links(reply.text, n) if reply.finish_reason == "stop" else None
     if judged is None:
         log.info("link judgement rejected (%s): %r", reply.finish_reason, reply.text[:300])

@@ -132,9 +132,9 @@ def windows_of(query: str, as_of: float) -> list[Window]:
             named = [m]
             while (more := _MORE_MONTHS.match(query, named[-1].end())) is not None:
                 named.append(more)
-            for n in named:
-                month = _MONTHS[n.group(1).lower()]
-                out.append(_month_window(int(n.group(2)) if n.group(2) else _recent_year(now, month), month))
+            for each in named:
+                month = _MONTHS[each.group(1).lower()]
+                out.append(_month_window(int(each.group(2)) if each.group(2) else _recent_year(now, month), month))
         for m in _IN_YEAR.finditer(query):
             out.append(_year_window(int(m.group(1))))
     return list(dict.fromkeys(out))

@@ -8,6 +8,7 @@ import statistics
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 __all__ = ["AgentMetrics", "SyscallRecord", "SyscallStatus", "SyscallTable"]
@@ -58,7 +59,7 @@ class AgentMetrics:
 class SyscallTable:
     """Live syscalls plus a bounded history of finished ones. Safe to use from any thread."""
 
-    def __init__(self, history: int = 10_000, clock=time.time) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, history: int = 10_000, clock: Callable[[], float] = time.time) -> None:
         self._ids = itertools.count(1)
         self._live: dict[int, SyscallRecord] = {}
         self._done: deque[SyscallRecord] = deque(maxlen=history)

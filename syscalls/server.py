@@ -11,7 +11,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from aios.errors import Unavailable
-from syscalls.dispatch import RequestDecoding
+from syscalls.decoding import RequestDecoding
 
 __all__ = ["SyscallServer"]
 

@@ -170,10 +170,55 @@ def sqlite_kernel(tmp_path: Path, embedder: Embedder) -> Iterator[Kernel]:
         yield k
 
 
-__all__ = ["QueueConfig", "ThreadedKernel", "agent_client", "free_port", "kernel_config"]
+__all__ = ["QueueConfig", "Storage", "ThreadedKernel", "agent_client", "free_port", "kernel_config"]
 
 
 def same_note(a, b) -> bool:  # type: ignore[no-untyped-def]
     """The same stored note: reads also report retention and access statistics, which change with time."""
     fields = ("id", "agent_id", "content", "metadata", "created_at", "version")
     return all(getattr(a, f) == getattr(b, f) for f in fields)
+
+
+class Storage:
+    """What a subsystem stands on, without a kernel: a migrated SQL engine, a vector index and the real
+    embedder, and the config. Tests build the service they test from it directly (no gRPC, no model)."""
+
+    def __init__(self, config: KernelConfig, embedder: Embedder) -> None:
+        from agents import AgentService
+        from aios._db import create_engine, migrate
+        from aios.vectors import VectorIndex
+
+        self.config = config
+        self.embedder = embedder
+        self.engine = create_engine(config.sqlalchemy_url)
+        migrate(self.engine)
+        self.vectors = VectorIndex.open(config.data_dir, config.chroma_url)
+        self.agents = AgentService(self.engine)
+
+    def new_agent(self, name: str = "agent") -> str:
+        """A registered agent's id."""
+        return self.agents.create(f"{name}-{uuid.uuid4().hex[:6]}")[0].id
+
+    def close(self) -> None:
+        self.vectors.close()
+        self.engine.dispose()
+
+
+@pytest.fixture
+def storage(tmp_path: Path, embedder: Embedder) -> Iterator[Storage]:
+    """SQLite + embedded Chroma + the embedder, for building one service directly."""
+    config = kernel_config(tmp_path / "data")
+    config.data_dir.mkdir(parents=True)
+    s = Storage(config, embedder)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def any_storage(tmp_path: Path, embedder: Embedder, backend: dict[str, str | None]) -> Iterator[Storage]:
+    """`storage` on each backend (SQLite, PostgreSQL, a Chroma server)."""
+    config = kernel_config(tmp_path / "data", **backend)
+    config.data_dir.mkdir(parents=True)
+    s = Storage(config, embedder)
+    yield s
+    s.close()

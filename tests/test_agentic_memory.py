@@ -1,30 +1,19 @@
 """Agentic memory: enrichment, links and evolution (with undo), hybrid search signals and filters,
 sharing, versions, and the forgetting curve with an injected clock. Real SQLite/PostgreSQL, real Chroma,
-the real embedding model."""
+the real embedding model; the service built on the storage fixture (no kernel), the SDK test through a kernel.
+tests/test_memory_parts.py tests its parts alone (enrichment parsing, the retention curve, the decay job ...)."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
-from aios.config import LimitsConfig
 from aios.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from aios.kernel import Kernel
-from aios.text import context_of, keywords_of
-from memory import (
-    ForgettingConfig,
-    MemoryService,
-    NewNote,
-    NoteUpdate,
-    SearchFilters,
-    retention,
-    strengthened,
-)
+from memory import ForgettingConfig, MemoryService, NewNote, NoteUpdate, SearchFilters, retention
+from tests.conftest import Storage
 
 DAY = 86_400.0
 
@@ -38,28 +27,23 @@ class Clock:
 
 
 @pytest.fixture
-def clocked(kernel: Kernel) -> Iterator[tuple[MemoryService, Clock, Kernel]]:
-    """The kernel's storage with a memory service whose clock the test moves."""
+def clocked(any_storage: Storage) -> Iterator[tuple[MemoryService, Clock, Storage]]:
+    """A memory service on each storage mode, whose clock the test moves."""
     clock = Clock()
-    service = MemoryService(kernel.memory._engine, kernel.memory._embedder, kernel.vectors, LimitsConfig(), clock)
-    yield service, clock, kernel
+    s = any_storage
+    service = MemoryService(s.engine, s.embedder, s.vectors, s.config.limits, clock, agents=s.agents)
+    yield service, clock, s
+    service.stop_enrichment()
     service.close()
 
 
-def _agent(kernel: Kernel, name: str) -> str:
-    return kernel.agents.create(name)[0].id
-
-
-def test_extractive_enrichment() -> None:
-    text = "The staging database runs PostgreSQL 15. The staging database is backed up nightly."
-    keywords = keywords_of(text)
-    assert "staging database" in keywords and "postgresql" in keywords and "the" not in keywords
-    assert context_of(text) == "The staging database runs PostgreSQL 15."
+def _agent(storage: Storage, name: str) -> str:
+    return storage.new_agent(name)
 
 
 def test_add_enriches_links_and_evolves(clocked) -> None:  # type: ignore[no-untyped-def]
-    memory, clock, kernel = clocked
-    a = _agent(kernel, "zettel")
+    memory, clock, storage = clocked
+    a = _agent(storage, "zettel")
     (plain,) = memory.add(a, [NewNote("Our staging database runs PostgreSQL 15 on port 5432.")])
     assert plain.keywords and plain.context and plain.tags and plain.enrichment == "extractive"
     memory.delete(a, plain.id)
@@ -87,8 +71,8 @@ def test_add_enriches_links_and_evolves(clocked) -> None:  # type: ignore[no-unt
 
 
 def test_hybrid_search_signals_filters_and_links(clocked) -> None:  # type: ignore[no-untyped-def]
-    memory, clock, kernel = clocked
-    a = _agent(kernel, "searcher")
+    memory, clock, storage = clocked
+    a = _agent(storage, "searcher")
     notes = memory.add(a, [
         NewNote("Invoice INV-20931 was paid on March 3rd.", tags=["billing"], category="finance"),
         NewNote("The cat knocked the vase off the shelf.", tags=["home"], category="life",
@@ -113,8 +97,8 @@ def test_hybrid_search_signals_filters_and_links(clocked) -> None:  # type: igno
 
 
 def test_sharing_is_read_only_and_explicit(clocked) -> None:  # type: ignore[no-untyped-def]
-    memory, _, kernel = clocked
-    a, b, c = _agent(kernel, "owner"), _agent(kernel, "friend"), _agent(kernel, "stranger")
+    memory, _, storage = clocked
+    a, b, c = _agent(storage, "owner"), _agent(storage, "friend"), _agent(storage, "stranger")
     (note,) = memory.add(a, [NewNote("The wifi password is hunter2-lighthouse.", share_with=[b])])
     assert memory.get(a, note.id).shared_with == [b]
     assert memory.get(b, note.id).content == note.content
@@ -139,8 +123,8 @@ def test_sharing_is_read_only_and_explicit(clocked) -> None:  # type: ignore[no-
 
 
 def test_updates_are_versions_with_optimistic_concurrency(clocked) -> None:  # type: ignore[no-untyped-def]
-    memory, _, kernel = clocked
-    a = _agent(kernel, "editor")
+    memory, _, storage = clocked
+    a = _agent(storage, "editor")
     (note,) = memory.add(a, [NewNote("Meeting with Dana on Tuesday.")])
     updated = memory.update(a, note.id, NoteUpdate(content="Meeting with Dana moved to Thursday.", expected_version=1))
     assert updated.version == 2
@@ -153,8 +137,8 @@ def test_updates_are_versions_with_optimistic_concurrency(clocked) -> None:  # t
 
 
 def test_forgetting_curve_archives_and_nothing_is_lost(clocked) -> None:  # type: ignore[no-untyped-def]
-    memory, clock, kernel = clocked
-    a = _agent(kernel, "forgetful")
+    memory, clock, storage = clocked
+    a = _agent(storage, "forgetful")
     recalled, ignored, pinned, important = memory.add(a, [
         NewNote("Alpha project kickoff notes"), NewNote("Beta lunch order"), NewNote("Gamma API key location",
         pinned=True), NewNote("Delta wedding anniversary date", importance=1.0),
@@ -180,8 +164,8 @@ def test_forgetting_curve_archives_and_nothing_is_lost(clocked) -> None:  # type
 
 
 def test_flush_recalls_writes_each_note_its_own_count(clocked) -> None:  # type: ignore[no-untyped-def]
-    memory, clock, kernel = clocked
-    a = _agent(kernel, "recaller")
+    memory, clock, storage = clocked
+    a = _agent(storage, "recaller")
     twice, once = memory.add(a, [NewNote("Orion standup moved to room nine"), NewNote("Vega invoice paid in June")])
     clock.now += DAY
     for query in ("Orion standup room", "Orion standup"):
@@ -196,82 +180,11 @@ def test_flush_recalls_writes_each_note_its_own_count(clocked) -> None:  # type:
     assert got[twice.id].strength_s > got[once.id].strength_s > once.strength_s
 
 
-def test_search_waits_for_its_lexical_ranking_without_holding_a_connection(kernel: Kernel) -> None:
-    # The lexical ranking runs on a helper thread with a connection of its own: with one connection in the
-    # pool, a search that held its connection while waiting for the helper's would time out. The helpers are
-    # kept busy for a moment so that the search is the first to ask for the connection.
-    import threading
-
-    import sqlalchemy as sa
-
-    a = _agent(kernel, "one-connection")
-    kernel.memory.add(a, [NewNote("The lighthouse keeper logs storms in a blue notebook")])
-    url = kernel.memory._engine.url
-    threads = {"check_same_thread": False} if url.get_backend_name() == "sqlite" else {}
-    engine = sa.create_engine(url, pool_size=1, max_overflow=0, pool_timeout=5, connect_args=threads)
-    memory = MemoryService(engine, kernel.memory._embedder, kernel.vectors, LimitsConfig())
-    try:
-        gate = threading.Event()
-        for _ in range(16):
-            memory._search_pool.submit(gate.wait, 5)
-        threading.Timer(0.5, gate.set).start()
-        (hit,) = memory.search(a, "lighthouse notebook", k=1)
-        assert hit.note.agent_id == a and {"dense", "lexical"} <= set(hit.signals)
-    finally:
-        memory.close()
-        engine.dispose()
-    with pytest.raises(RuntimeError):
-        memory.search(a, "lighthouse", k=1)  # closed: its helper threads are gone
-
-
-def test_one_text_encodes_like_a_batch_and_keeps_the_thread_count(kernel: Kernel) -> None:
-    import numpy as np
-    import torch
-
-    embedder = kernel.memory._embedder
-    threads = torch.get_num_threads()
-    texts = ["Where did I park the car?", "The car is on level three of the garage"]
-    alone, batch = embedder.encode(texts[:1]), embedder.encode(texts)
-    assert alone.shape == (1, embedder.dimension)
-    np.testing.assert_allclose(alone[0], batch[0], atol=1e-5)
-    assert torch.get_num_threads() == threads
-
-
-def test_decay_job_is_scheduled_in_a_persistent_store(kernel: Kernel) -> None:
-    import sqlalchemy as sa
-
-    assert kernel.memory_jobs is not None and "memory.decay" in kernel.memory_jobs.next_runs()
-    with kernel.memory._engine.connect() as conn:
-        ids = list(conn.execute(sa.text("SELECT id FROM apscheduler_jobs")).scalars())
-    assert sorted(ids) == ["memory.consolidate", "memory.decay"]
-
-
-@given(st.floats(0, 1e8), st.floats(1, 1e8), st.floats(1, 1e8), st.floats(0, 1))
-def test_stronger_memories_decay_slower(elapsed: float, s1: float, s2: float, importance: float) -> None:
-    weak, strong = sorted((s1, s2))
-    assert retention(elapsed, strong, importance) >= retention(elapsed, weak, importance)
-    assert retention(elapsed, weak, 1.0) >= retention(elapsed, weak, 0.0)  # importance slows decay
-
-
-@given(st.floats(0, 1e8), st.floats(0, 1e8), st.floats(1, 1e8))
-def test_retention_is_monotone_in_time(t1: float, t2: float, strength: float) -> None:
-    early, late = sorted((t1, t2))
-    assert retention(late, strength) <= retention(early, strength) <= 1.0
-    assert retention(0, strength) == 1.0 and retention(late, strength, pinned=True) == 1.0
-
-
-@given(st.floats(1, 1e9))
-def test_recall_strengthens(strength: float) -> None:
-    config = ForgettingConfig()
-    grown = strengthened(strength, config)
-    assert grown >= strength or math.isclose(grown, config.max_strength_s)
-
-
 def test_nothing_is_lost_by_archiving(clocked) -> None:  # type: ignore[no-untyped-def]
     """Decay archives exactly the notes whose retention fell below the threshold and deletes nothing: every
     note stays readable, searchable with include_archived, and restorable."""
-    memory, clock, kernel = clocked
-    a = _agent(kernel, "forgetful")
+    memory, clock, storage = clocked
+    a = _agent(storage, "forgetful")
     ages = [0.0, 1.0, 5.0, 12.0, 30.0, 90.0, 400.0]  # days since each note was written (never recalled)
     today = clock.now
     written = {}
@@ -325,31 +238,13 @@ def test_kernel_memory_over_the_sdk(kernel: Kernel, tmp_path: Path) -> None:
             bob.get_note(first.id)
 
 
-def test_enrichment_parsing_is_validated() -> None:
-    from memory.enrichment import parse_enrichment
-
-    good = parse_enrichment(
-        '{"keywords": ["Tea ", "tea", "green tea"], "context": "Bob likes tea.", "tags": ["drinks"]}'
-    )
-    assert good is not None and good.keywords == ["tea", "green tea"] and good.tags == ["drinks"]
-    # A part left empty is no proposal for that part; the grounding judges the rest.
-    partial = parse_enrichment('{"keywords": [], "context": "Bob likes tea.", "tags": ["", " "]}')
-    assert partial is not None and (partial.keywords, partial.context, partial.tags) == ([], "Bob likes tea.", [])
-    assert parse_enrichment('{"keywords": ["a\nb"], "context": "ab"}\n') == parse_enrichment(
-        '{"keywords": ["a b"], "context": ""}'
-    )  # raw newlines in strings are read, a too short context dropped
-    bad_replies = ["not json", "[]", '{"keywords": [], "context": "x", "tags": [""]}', '{"context": "\u0000abc"}']
-    for bad in bad_replies:
-        assert parse_enrichment(bad) is None, bad
-
-
 def test_enrichment_state_machine_with_a_fake_llm(clocked) -> None:  # type: ignore[no-untyped-def]
     """Only the state machine: pending -> llm (valid JSON) / llm_failed (invalid) / pending (model gone).
     Replies depend on the note asked about: the enrichment workers take notes in any order."""
     import time as _time
     from types import SimpleNamespace
 
-    memory, _, kernel = clocked
+    memory, _, storage = clocked
     replies = {"espresso": '{"keywords": ["Espresso", "lunar rover"], "context": "About coffee.", "tags": ["x"]}',
                "x y z": "garbage"}  # fmt: skip
 
@@ -363,7 +258,7 @@ def test_enrichment_state_machine_with_a_fake_llm(clocked) -> None:  # type: ign
             raise RuntimeError("model gone")
 
     memory.start_enrichment(FakeLLM())
-    a = _agent(kernel, "enriched")
+    a = _agent(storage, "enriched")
     good, bad, later = memory.add(a, [NewNote("I drink espresso daily."), NewNote("x y z"), NewNote("later")])
     assert good.enrichment == "llm_pending"
     deadline = _time.time() + 20
@@ -390,8 +285,8 @@ def test_link_judgements_wait_in_a_queue_that_survives_a_restart(clocked) -> Non
 
     from memory._schema import note_link_queue
 
-    memory, _, kernel = clocked
-    a = _agent(kernel, "linker")
+    memory, _, storage = clocked
+    a = _agent(storage, "linker")
     first = memory.add(a, [NewNote("I drink a double espresso every morning before work.", keywords=["espresso"])])
 
     class Gone:
@@ -409,7 +304,7 @@ def test_link_judgements_wait_in_a_queue_that_survives_a_restart(clocked) -> Non
             return SimpleNamespace(text=reply, finish_reason="stop")
 
     def queued() -> set[str]:
-        with memory._engine.connect() as conn:
+        with storage.engine.connect() as conn:
             return set(conn.execute(sa.select(note_link_queue.c.note_id)).scalars())
 
     def drain() -> None:
@@ -436,8 +331,8 @@ def test_link_judgements_wait_in_a_queue_that_survives_a_restart(clocked) -> Non
 
 
 def test_consolidation_summarises_old_related_notes_and_keeps_a_profile(clocked) -> None:  # type: ignore[no-untyped-def]
-    memory, clock, kernel = clocked
-    a = _agent(kernel, "traveller")
+    memory, clock, storage = clocked
+    a = _agent(storage, "traveller")
     trip = memory.add(a, [
         NewNote("Booked the flight to Paris for the May trip."),
         NewNote("The Paris trip hotel is near the Louvre, booked for May."),

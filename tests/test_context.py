@@ -16,8 +16,6 @@ from aios.client import AsyncClient, Client
 from aios.embeddings import Embedder
 from aios.kernel import Kernel
 from aios.shell import run_command
-from memory.context.assembly import choose_evictions, extractive_summary
-from memory.context.models import ContextMessage
 from tests.conftest import ThreadedKernel, free_port, kernel_config
 
 WINDOW = {"window_tokens": 1024, "reply_reserve": 64, "recall_tokens": 160, "keep_last_messages": 4,
@@ -160,6 +158,38 @@ def test_page_in_pin_and_page_out_by_hand(ctx_kernel: Kernel) -> None:
         assert a.context_stats().page_ins >= 2
 
 
+def test_reset_starts_a_new_conversation_and_keeps_what_was_said_in_recall(ctx_kernel: Kernel) -> None:
+    with new_agent(ctx_kernel, "resetter") as a, new_agent(ctx_kernel, "bystander") as b:
+        a.set_system_prompt("You are a terse assistant.")
+        a.set_core_block("human", "The user is called Ada.")
+        said = a.append_messages([("user", fact(i)) for i in range(5)])
+        a.pin_in_context(said.messages[0].id)
+        a.page_in(a.add_note("The spare key is under the blue flowerpot.").id)
+        a.chat_with_context("Say hello.", max_tokens=4)
+        again = a.chat_with_context("Say hello again.", max_tokens=4)
+        assert again.completion.usage.cached_tokens > 0  # the model kept the context's KV state between turns
+        b.append_message(fact(7))
+        before = a.get_context()
+        assert before.summary == "" and before.recalled and len(before.messages) == 9
+
+        update = a.reset_context()
+        assert sorted(update.evicted_ids) == sorted(m.id for m in before.messages)  # the pinned one too
+        after = a.get_context()
+        assert (after.messages, after.recalled, after.summary) == ([], [], "")
+        assert after.system_prompt == before.system_prompt and after.core == before.core
+        assert after.tokens < before.tokens
+        # Nothing said is lost: it is in recall storage, and can be paged back in.
+        hit = next(h for h in a.search_recall("Abigail Lisbon tortoise") if h.message_id == said.messages[0].id)
+        a.page_in(hit.message_id)
+        assert [i.id for i in a.get_context().recalled] == [hit.message_id]
+        assert "reset" in [e.kind for e in a.context_events(limit=1000)]
+        assert [m.content for m in b.get_context().messages] == [fact(7)]  # another agent's context is untouched
+        assert a.append_message("A new topic.").messages[0].content == "A new topic."
+        assert [m.content for m in a.get_context().messages] == ["A new topic."]
+        # The saved KV state was dropped: the next turn prefills in full, the unchanged system prompt too.
+        assert a.chat_with_context("Say hello.", max_tokens=4).completion.usage.cached_tokens == 0
+
+
 def test_bad_input_gets_a_clear_status_and_changes_nothing(ctx_kernel: Kernel) -> None:
     with new_agent(ctx_kernel, "careless") as a:
         msg = a.append_message("hello").messages[0]
@@ -282,22 +312,10 @@ def test_summary_refined_by_the_llm_at_background_priority(ctx_kernel: Kernel) -
         extractive = a.get_context().summary
         agent_id = a.whoami().agent_id
         assert ctx_kernel.context is not None
-        ctx_kernel.context._refine_summary(agent_id)  # what the summary worker runs after a flush
+        ctx_kernel.context.workers.refine_summary(agent_id)  # what the summary worker runs after a flush
         refined = a.get_context()
         assert refined.summary and refined.summary != extractive
         assert any(e.kind == "summary" for e in a.context_events(limit=1000))
         assert a.count_tokens(messages=refined.prompt) == refined.tokens
         events = ctx_kernel.llm.events()
         assert any(e.job_class == "background" and e.agent_id == agent_id for e in events)
-
-
-def test_eviction_choice_and_extractive_summary() -> None:
-    msgs = [ContextMessage(str(i), i, "user", f"m{i}. more", 10, 0.0, pinned=(i == 1)) for i in range(8)]
-    chosen = choose_evictions(msgs, 25, keep_last=4)
-    assert [m.id for m in chosen] == ["0", "2", "3"]  # oldest first, the pinned one spared, not the last four
-    assert [m.id for m in choose_evictions(msgs, 1000, keep_last=4)][-1] == "6"  # never the newest
-    text = extractive_summary("- user: old.", [("user", "First sentence. Second one."), ("assistant", "Ok!")], 100,
-                              lambda s: len(s.split()))  # fmt: skip
-    assert text.splitlines() == ["- user: old.", "- user: First sentence.", "- assistant: Ok!"]
-    assert extractive_summary(text, [("user", "new fact")], 6, lambda s: len(s.split())).splitlines()[-1] == (
-        "- user: new fact")  # fmt: skip

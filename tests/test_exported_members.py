@@ -19,8 +19,13 @@ EXPECTED = {
         "FileTree", "FileVersion",
         "Passage", "PassagePair", "TransferProgress", "RemoteFile",
     ],
+    "aios.shell": [
+        "WHOLE_ID", "ShellState", "Word", "clip", "commands", "free_text", "pass_state", "reindex_with_progress",
+        "repl", "resolve_prefix", "run_command", "split_line", "when", "write_timeline",
+    ],
     "aios.llm": [
-        "AgentLLMStats", "ChatMessage", "Completion", "JobClass", "LLMCore", "LLMRequest", "LLMService",
+        "AgentLLMStats", "Backend", "ChatMessage", "LLMPort", "Completion", "JobClass", "LLMCore", "LLMRequest",
+        "LLMService",
         "ModelInfo", "Policy", "RunEvent", "SamplingParams", "Scheduler", "SchedulerConfig", "SchedulerState",
         "Usage", "jain_index",
     ],
@@ -32,7 +37,8 @@ EXPECTED = {
     "agents": ["Agent", "AgentService", "Principal"],
     "fs": [
         "Blob", "BlobStore", "ChangeRecord", "ChangeResult", "ChunkHit", "FileEvent", "FileGroup", "FileHistory",
-        "FileInfo", "FileService", "FileVersion", "PassagePair", "RetrieveFilters", "RetrieveHit", "SemanticIndex",
+        "FileInfo", "FileSemantics", "FileService", "FileVersion", "PassagePair", "RetrieveFilters", "RetrieveHit",
+        "SemanticIndex",
         "Summary", "Transfer", "Tree", "TreeRef", "export_tree", "import_dir",
     ],
     "memory": [

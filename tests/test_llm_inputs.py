@@ -18,6 +18,7 @@ from aios.kernel import Kernel
 from aios.llm.grammar import GrammarError, check_gbnf, to_gbnf
 from aios.llm.types import SamplingParams
 from tests.conftest import agent_client
+from tests.fake_llm import local_model
 
 HELLO = [("user", "Say hello.")]
 
@@ -164,7 +165,7 @@ def _grammars(draw: st.DrawFn, bad: bool) -> str:
     )
 )
 def test_generated_grammars_are_refused_cleanly_or_compile(llm_kernel: Kernel, text: str) -> None:
-    backend = llm_kernel.llm.core.backend  # type: ignore[union-attr]
+    backend = local_model(llm_kernel)
     try:
         check_gbnf(text, backend.producible)
     except GrammarError:

@@ -17,6 +17,7 @@ from aios.llm.kvcache import KVStore
 from aios.llm.local import LlamaCppBackend, default_model_path
 from aios.llm.types import SamplingParams
 from tests.conftest import ThreadedKernel, agent_client, kernel_config
+from tests.fake_llm import local_model
 
 QUESTION = [("system", "You are a concise assistant."), ("user", "What is the capital of France?")]
 
@@ -74,7 +75,7 @@ def test_bad_requests_leave_the_kernel_alive(agent: Client) -> None:
 
 
 def test_count_tokens_matches_the_rendered_prompt(agent: Client, llm_kernel: Kernel) -> None:
-    backend = llm_kernel.llm.core.backend  # type: ignore[union-attr]
+    backend = local_model(llm_kernel)
     assert agent.count_tokens("hello world") == len(backend.tokenize("hello world"))
     messages = [("user", "hi")]
     n = agent.count_tokens(messages=messages)

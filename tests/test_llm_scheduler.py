@@ -8,15 +8,27 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from aios.config import LLMConfig
-from aios.errors import InvalidArgument, ResourceExhausted
-from aios.llm import JobClass, LLMRequest, LLMService, Policy, SamplingParams, Scheduler, SchedulerConfig, jain_index
-from aios.llm.core import _TextStream
-from tests.fake_llm import FakeBackend
+from aios.errors import FailedPrecondition, InvalidArgument, ResourceExhausted
+from aios.llm import (
+    ChatMessage,
+    JobClass,
+    LLMRequest,
+    LLMService,
+    Policy,
+    SamplingParams,
+    Scheduler,
+    SchedulerConfig,
+    jain_index,
+)
+from aios.llm.core import LLMCore
+from aios.llm.stream import TextStream
+from tests.fake_llm import FakeBackend, FakeModel
 
 
 class Clock:
@@ -130,7 +142,7 @@ def test_jain_index() -> None:
 def test_stop_strings_are_never_emitted() -> None:
     r = req("a")
     r.params = SamplingParams(stop=("STOP",))
-    stream, out = _TextStream(r), []
+    stream, out = TextStream(r), []
     for piece in ["hel", "lo S", "TO", "P and more"]:
         hit = stream.push(piece.encode())
         out.append(stream.ready(final=False))
@@ -143,16 +155,51 @@ def test_stop_strings_are_never_emitted() -> None:
 # -- the core thread with the fake backend ------------------------------------------------------
 
 
+def core_of(service: LLMService) -> LLMCore:
+    core = service.backend.scheduling if service.backend is not None else None
+    assert core is not None
+    return core
+
+
+def running(backend: FakeBackend, quantum: int, tmp_path: Path) -> tuple[LLMService, LLMCore]:
+    """An LLM service over the fake model, and its core."""
+    service = LLMService(LLMConfig(quantum=quantum), tmp_path)
+    service.start(backend)
+    assert service.available, service.unavailable_reason
+    return service, core_of(service)
+
+
 @pytest.fixture
-def fake_llm(tmp_path: Path):  # type: ignore[no-untyped-def]
-    service = LLMService(LLMConfig(backend="none", quantum=4), tmp_path)
+def fake_llm(tmp_path: Path) -> Iterator[tuple[LLMService, FakeModel]]:
     backend = FakeBackend(eos_after=None)
-    service.start(lambda: backend)
-    yield service, backend
+    service, _ = running(backend, 4, tmp_path)
+    yield service, backend.fake
     service.stop()
 
 
-def test_core_streams_and_preempts(fake_llm) -> None:  # type: ignore[no-untyped-def]
+def test_an_explicit_backend_is_run_and_backend_none_means_no_llm(tmp_path: Path) -> None:
+    service = LLMService(LLMConfig(backend="none"), tmp_path)
+    service.start()
+    assert not service.available and "llm.backend = none" in service.unavailable_reason
+    with pytest.raises(FailedPrecondition, match="llm.backend = none"):
+        service.complete("a", "hi", SamplingParams(max_tokens=1))
+    assert service.n_ctx == 0 and not service.exact_tokens and service.swap_out("a") == ("none", 0)
+    fake = FakeBackend(eos_after=2)
+    service.start(fake)
+    try:
+        assert service.available and service.n_ctx == fake.fake.n_ctx and service.exact_tokens
+        assert service.complete("a", "hi", SamplingParams(max_tokens=5)).text == "ab"
+        messages = [ChatMessage("user", "hi")]
+        assert service.render_chat(messages) == "<user>hi<assistant>"
+        assert service.render_chat(messages, add_generation_prompt=False) == "<user>hi"
+        assert service.count_tokens(messages=messages) == len("<user>hi<assistant>")
+        assert service.info().backend == "local" and service.info("a").kv.resident_sessions == 1
+    finally:
+        service.stop()
+    assert not service.available
+
+
+def test_core_streams_and_preempts(fake_llm: tuple[LLMService, FakeModel]) -> None:
     service, backend = fake_llm
     pieces: list[str] = []
     out = service.complete("agent", "hi", SamplingParams(max_tokens=10), on_text=pieces.append)
@@ -160,7 +207,7 @@ def test_core_streams_and_preempts(fake_llm) -> None:  # type: ignore[no-untyped
     assert out.usage.completion_tokens == 10 and out.preemptions == 2  # quantum 4: 4 + 4 + 2
 
 
-def test_concurrent_agents_share_the_model(fake_llm) -> None:  # type: ignore[no-untyped-def]
+def test_concurrent_agents_share_the_model(fake_llm: tuple[LLMService, FakeModel]) -> None:
     service, backend = fake_llm
     demands = {"agent0": 40, "agent1": 12, "agent2": 28, "agent3": 40}
     results = {}
@@ -173,7 +220,7 @@ def test_concurrent_agents_share_the_model(fake_llm) -> None:  # type: ignore[no
     for t in threads:
         t.start()
     deadline = time.monotonic() + 30
-    while len(service.core.scheduler.waiting()) < len(demands) - 1 and time.monotonic() < deadline:
+    while len(core_of(service).scheduler.waiting()) < len(demands) - 1 and time.monotonic() < deadline:
         time.sleep(0.001)
     backend.gate.set()
     for t in threads:
@@ -193,12 +240,10 @@ def test_concurrent_agents_share_the_model(fake_llm) -> None:  # type: ignore[no
 
 
 def test_a_batch_decodes_several_sessions_in_one_pass(tmp_path: Path) -> None:
-    service = LLMService(LLMConfig(backend="none", quantum=4), tmp_path)
     backend = FakeBackend(max_batch=3, delay_s=0.002)
-    service.start(lambda: backend)
+    service, core = running(backend, 4, tmp_path)
     results = {}
     try:
-        core = service.core
         requests = [LLMRequest(f"agent{i}", "", [1, 2], SamplingParams(max_tokens=9)) for i in range(4)]
         requests.append(LLMRequest("agent0", "", [1, 2], SamplingParams(max_tokens=9)))  # agent0's session again
         with core._cond:  # all queued before the core picks, so it can batch them
@@ -211,9 +256,9 @@ def test_a_batch_decodes_several_sessions_in_one_pass(tmp_path: Path) -> None:
     finally:
         service.stop()
     assert all(r.text == "abcdefghi" and r.finish_reason == "length" for r in results.values())
-    widths = [len(p) for p in backend.passes]
+    widths = [len(p) for p in backend.fake.passes]
     assert max(widths) == 3  # three sessions fed by one forward pass, never more than max_batch
-    assert all(len(set(p)) == len(p) for p in backend.passes)  # a session appears once in a pass
+    assert all(len(set(p)) == len(p) for p in backend.fake.passes)  # a session appears once in a pass
     # Two requests of one session never run at once: agent0's slices (of both requests) never overlap.
     agent0 = sorted((e.start, e.end, e.request_id) for e in core.events if e.agent_id == "agent0")
     assert {r for *_, r in agent0} == {requests[0].id, requests[-1].id}
@@ -221,11 +266,9 @@ def test_a_batch_decodes_several_sessions_in_one_pass(tmp_path: Path) -> None:
 
 
 def test_a_waiting_request_joins_the_batch_when_a_place_frees(tmp_path: Path) -> None:
-    service = LLMService(LLMConfig(backend="none", quantum=100), tmp_path)
     backend = FakeBackend(max_batch=2)
-    service.start(lambda: backend)
+    service, core = running(backend, 100, tmp_path)
     try:
-        core = service.core
         long, short, waiting = (LLMRequest(a, "", [1, 2], SamplingParams(max_tokens=n)) for a, n in
                                 (("long", 30), ("short", 3), ("late", 3)))  # fmt: skip
         with core._cond:
@@ -237,22 +280,23 @@ def test_a_waiting_request_joins_the_batch_when_a_place_frees(tmp_path: Path) ->
     finally:
         service.stop()
     # "late" did not wait for "long" to finish: it took "short"'s place and ran beside "long".
-    assert ["late/", "long/"] in backend.passes and max(len(p) for p in backend.passes) == 2
+    passes = backend.fake.passes
+    assert ["late/", "long/"] in passes and max(len(p) for p in passes) == 2
     assert waiting.finished is not None and long.finished is not None and waiting.finished < long.finished
 
 
-def test_swap_out_takes_a_session_out_of_the_model_on_the_core_thread(fake_llm) -> None:  # type: ignore[no-untyped-def]
+def test_swap_out_takes_a_session_out_of_the_model_on_the_core_thread(fake_llm: tuple[LLMService, FakeModel]) -> None:
     service, backend = fake_llm
     service.complete("idle", "hi", SamplingParams(max_tokens=2))
     assert "idle/" in backend.contexts
-    core_thread = service.core._thread
-    seen = service.core.call(lambda b: (threading.current_thread(), b))
+    core_thread = core_of(service)._thread
+    seen = core_of(service).call(lambda b: (threading.current_thread(), b))
     assert seen == (core_thread, backend)  # backend calls run on the core thread only
     service.swap_out("idle")
     assert "idle/" not in backend.contexts
 
 
-def test_cancellation_stops_generation_and_frees_the_model(fake_llm) -> None:  # type: ignore[no-untyped-def]
+def test_cancellation_stops_generation_and_frees_the_model(fake_llm: tuple[LLMService, FakeModel]) -> None:
     service, backend = fake_llm
     backend.delay_s = 0.01  # 1,000 tokens would take 10 s
     stop = threading.Event()
@@ -265,9 +309,9 @@ def test_cancellation_stops_generation_and_frees_the_model(fake_llm) -> None:  #
     assert time.monotonic() - started < 5
 
 
-def test_cancelled_while_waiting_never_runs(fake_llm) -> None:  # type: ignore[no-untyped-def]
+def test_cancelled_while_waiting_never_runs(fake_llm: tuple[LLMService, FakeModel]) -> None:
     service, backend = fake_llm
-    core = service.core
+    core = core_of(service)
     request = LLMRequest("a", "", [1], SamplingParams(max_tokens=5), should_stop=lambda: True)
     with core._cond:  # hold the core so the request is still waiting when it is cancelled
         core.scheduler.add(request)
@@ -275,7 +319,7 @@ def test_cancelled_while_waiting_never_runs(fake_llm) -> None:  # type: ignore[n
     assert request.finish_reason == "cancelled" and request.generated == []
 
 
-def test_quota_refuses_with_resource_exhausted(fake_llm) -> None:  # type: ignore[no-untyped-def]
+def test_quota_refuses_with_resource_exhausted(fake_llm: tuple[LLMService, FakeModel]) -> None:
     service, backend = fake_llm
     service.set_quota("metered", 20)
     service.complete("metered", "0123456789", SamplingParams(max_tokens=15))  # 10 + 15 tokens > 20
@@ -299,13 +343,13 @@ def test_quota_refuses_with_resource_exhausted(fake_llm) -> None:  # type: ignor
         (SamplingParams(max_tokens=5000), "exceeds the context window"),
     ],
 )
-def test_bad_parameters(fake_llm, params: SamplingParams, message: str) -> None:  # type: ignore[no-untyped-def]
+def test_bad_parameters(fake_llm: tuple[LLMService, FakeModel], params: SamplingParams, message: str) -> None:
     service, _ = fake_llm
     with pytest.raises(InvalidArgument, match=message):
         service.complete("a", "hello", params)
 
 
-def test_policy_switch_at_run_time(fake_llm) -> None:  # type: ignore[no-untyped-def]
+def test_policy_switch_at_run_time(fake_llm: tuple[LLMService, FakeModel]) -> None:
     service, _ = fake_llm
     service.set_policy("rr", 8)
     state = service.scheduler_state()

@@ -1,6 +1,7 @@
 """Links judged by the LLM and the neighbour evolution it proposes (memory/linking.py), after the write, in
 the background class. The real SmolLM2 model through the kernel's scheduler; a scripted fake only for the
-state machine (bad replies fall back to the similarity decision; LLM evolution is undone like any other)."""
+state machine (bad replies fall back to the similarity decision; LLM evolution is undone like any other), with the
+service built on the storage fixture (no kernel)."""
 
 from __future__ import annotations
 
@@ -13,11 +14,12 @@ from typing import Any
 
 import pytest
 
-from aios.config import LimitsConfig
+from aios.embeddings import Embedder
 from aios.kernel import Kernel
 from memory import MemoryService, NewNote, NoteUpdate
 from memory.grounding import Grounding
 from memory.linking import LLM_REASON_PREFIX, link_schema, parse_links
+from tests.conftest import Storage
 
 OLD = "Our staging database runs PostgreSQL 15 on port 5432."
 NEW = "The staging database PostgreSQL server was upgraded to version 16 last night."
@@ -25,11 +27,11 @@ UNRELATED = "My dentist appointment is on the 14th at noon."
 
 
 @pytest.fixture
-def memory(sqlite_kernel: Kernel) -> Iterator[MemoryService]:
-    service = MemoryService(sqlite_kernel.memory._engine, sqlite_kernel.memory._embedder, sqlite_kernel.vectors,
-                            LimitsConfig())  # fmt: skip
+def memory(storage: Storage) -> Iterator[MemoryService]:
+    service = MemoryService(storage.engine, storage.embedder, storage.vectors, agents=storage.agents)
     yield service
     service.stop_enrichment()
+    service.close()
 
 
 def _wait(memory: MemoryService, timeout: float = 240) -> None:
@@ -90,9 +92,8 @@ class ScriptedLLM:
         return SimpleNamespace(text=self.replies.pop(0), finish_reason="stop")
 
 
-def test_llm_links_replace_similarity_links_and_evolution_undoes(memory: MemoryService,
-                                                                 sqlite_kernel: Kernel) -> None:  # fmt: skip
-    a = sqlite_kernel.agents.create("judged")[0].id
+def test_llm_links_replace_similarity_links_and_evolution_undoes(memory: MemoryService, storage: Storage) -> None:
+    a = storage.new_agent("judged")
     old, unrelated = memory.add(a, [_note(OLD), _note(UNRELATED)])
     llm = ScriptedLLM([json.dumps({"related": [{"candidate": 1, "reason": "both about the staging database",
                                                 "tags": ["upgrade"], "context": "The staging database, now on "
@@ -129,8 +130,9 @@ def test_llm_links_replace_similarity_links_and_evolution_undoes(memory: MemoryS
     assert memory.history(a, old.id)[-1].cause == f"evolution:{again.id}"
 
 
-def test_llm_judges_links_with_the_real_model(memory: MemoryService, sqlite_kernel: Kernel) -> None:
+def test_llm_judges_links_with_the_real_model(sqlite_kernel: Kernel, embedder: Embedder) -> None:
     assert sqlite_kernel.llm.available, sqlite_kernel.llm.unavailable_reason
+    memory = sqlite_kernel.memory
     a = sqlite_kernel.agents.create("smol-linker")[0].id
     old, _ = memory.add(a, [_note(OLD), _note(UNRELATED)])
     memory.start_enrichment(sqlite_kernel.llm)
@@ -145,7 +147,7 @@ def test_llm_judges_links_with_the_real_model(memory: MemoryService, sqlite_kern
     offered = memory.enrichment_stats()["reason"]
     assert offered["offered"] == 1
     if link.reason.startswith(LLM_REASON_PREFIX):
-        assert offered["accepted"] == 1 and Grounding(sqlite_kernel.memory._embedder.encode).reason(
+        assert offered["accepted"] == 1 and Grounding(embedder.encode).reason(
             link.reason.removeprefix(LLM_REASON_PREFIX), OLD, NEW
         )
     else:
@@ -197,9 +199,10 @@ ACME_CONTEXT = "Accounts payable: Acme invoice deadline"
 GARBAGE = _enrichment(["acme", "note", "note1234567890"], "date", ["awesome", "invoice"])
 
 
-def test_enrichment_fills_only_what_the_user_left_empty_and_when_grounded(memory: MemoryService,
-                                                                          sqlite_kernel: Kernel) -> None:  # fmt: skip
-    a = sqlite_kernel.agents.create("acme-clerk")[0].id
+def test_enrichment_fills_only_what_the_user_left_empty_and_when_grounded(
+    memory: MemoryService, storage: Storage
+) -> None:
+    a = storage.new_agent("acme-clerk")
     llm = ModelStandIn([GARBAGE, GARBAGE])
     memory.start_enrichment(llm)
     (mine, bare) = memory.add(a, [NewNote(ACME, context=ACME_CONTEXT), NewNote(ACME)])
@@ -224,8 +227,8 @@ def test_enrichment_fills_only_what_the_user_left_empty_and_when_grounded(memory
     assert third.enrichment == "llm_rejected" and third.version == 1
 
 
-def test_a_user_edit_wins_over_a_pending_enrichment(memory: MemoryService, sqlite_kernel: Kernel) -> None:
-    a = sqlite_kernel.agents.create("racer")[0].id
+def test_a_user_edit_wins_over_a_pending_enrichment(memory: MemoryService, storage: Storage) -> None:
+    a = storage.new_agent("racer")
     proposal = _enrichment(["acme invoice", "receipt"], "Acme invoice of 1,200 EUR due by Friday.", ["receipt"])
     llm = ModelStandIn([proposal], gated=True)
     memory.start_enrichment(llm)
@@ -253,8 +256,8 @@ def test_a_user_edit_wins_over_a_pending_enrichment(memory: MemoryService, sqlit
     assert "receipt" not in memory.get(a, other.id).keywords  # nothing proposed for the old text landed
 
 
-def test_kernel_jobs_never_touch_tags_or_contexts_the_user_set(memory: MemoryService, sqlite_kernel: Kernel) -> None:
-    a = sqlite_kernel.agents.create("tagger")[0].id
+def test_kernel_jobs_never_touch_tags_or_contexts_the_user_set(memory: MemoryService, storage: Storage) -> None:
+    a = storage.new_agent("tagger")
     old, free = memory.add(a, [NewNote(OLD, keywords=_note(OLD).keywords, tags=["ops"], context="Staging DB facts"),
                                _note(OLD.replace("Our", "The"))])  # fmt: skip
     # Extractive evolution (no model): the free neighbour gains the shared keywords, the tagged one does not.
@@ -278,9 +281,8 @@ def test_kernel_jobs_never_touch_tags_or_contexts_the_user_set(memory: MemorySer
     assert memory.history(a, free.id)[-1].cause == f"evolution:{newer.id}"
 
 
-def test_link_reasons_that_cite_what_neither_note_says_are_refused(memory: MemoryService,
-                                                                   sqlite_kernel: Kernel) -> None:  # fmt: skip
-    a = sqlite_kernel.agents.create("cited")[0].id
+def test_link_reasons_that_cite_what_neither_note_says_are_refused(memory: MemoryService, storage: Storage) -> None:
+    a = storage.new_agent("cited")
     (old,) = memory.add(a, [_note(OLD)])
     llm = ModelStandIn([], judge=_relate_all("PostgreSQL 20 released on 20-Nov", [], ""))
     memory.start_enrichment(llm)

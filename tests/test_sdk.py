@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -123,6 +124,43 @@ async def test_async_client_refuses_the_same(sqlite_kernel: Kernel) -> None:
             when = datetime(2020, 5, 17, tzinfo=UTC)
             (note,) = await agent.add_notes([NewNote("Met Ada in Paris", event_at=when, tags=["travel"])])
             assert (note.event_at, note.tags) == (when, ["travel"])
+
+
+async def test_async_client_opens_files_and_watches_like_client(sqlite_kernel: Kernel) -> None:
+    async with AsyncClient(sqlite_kernel.target, sqlite_kernel.admin_token) as admin:
+        creds = await admin.create_agent("async-files")
+    async with AsyncClient(sqlite_kernel.target, creds.token) as agent:
+        events = await agent.watch("/", timeout=60)
+        async with await agent.open("/notes/a.txt", "w") as f:
+            assert f.writable() and not f.readable()
+            await f.write("first line\n")
+        assert f.closed and f.info.version == 1
+        async with await agent.open("/notes/a.txt", "a") as f:
+            await f.write("second\n")
+        async with await agent.open("/notes/a.txt") as f:
+            assert await f.read() == "first line\nsecond\n"
+        async with await agent.open("/notes/a.txt", "rb") as f:
+            assert await f.readline() == b"first line\n"
+            with pytest.raises(io.UnsupportedOperation):
+                await f.write(b"x")
+        with pytest.raises(ValueError, match="closed"):
+            await f.read()
+        with pytest.raises(errors.InvalidArgument, match="mode"):
+            await agent.open("/notes/a.txt", "rw")
+        stale = await agent.open("/notes/a.txt", "w")  # "w" writes only if nobody changed the file since
+        await agent.write_file("/notes/a.txt", "meanwhile")
+        await stale.write("lost")
+        with pytest.raises(errors.FailedPrecondition):
+            await stale.close()
+        assert await agent.read_file("/notes/a.txt") == b"meanwhile"
+        seen = []
+        async for event in events:
+            if event.path == "/notes/a.txt":
+                seen.append(event.op)
+            if len(seen) == 3:
+                break
+        await events.aclose()
+        assert seen == ["create", "append", "write"]
 
 
 def test_a_client_without_a_token_is_unauthenticated(monkeypatch: pytest.MonkeyPatch) -> None:

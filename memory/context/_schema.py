@@ -42,6 +42,7 @@ context_messages = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("evicted_at", sa.Float, nullable=True),
     sa.Column("note_id", sa.String(32), nullable=True),
+    sa.Index("ix_ctx_messages_agent_seq", "agent_id", "seq", unique=True),
 )
 
 context_events = sa.Table(
@@ -54,6 +55,7 @@ context_events = sa.Table(
     sa.Column("fraction", sa.Float, nullable=False),
     sa.Column("tokens", sa.Integer, nullable=False),
     sa.Column("detail", sa.Text, nullable=False),
+    sa.Index("ix_ctx_events_agent", "agent_id", "id"),
 )
 
 # Paged-out messages whose recall note start-up repair could not write (kept, never deleted): the kernel

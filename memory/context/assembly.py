@@ -1,4 +1,4 @@
-"""Assembling an agent's window, pure logic: pieces in chat order with exact token counts, eviction choice,
+"""Assembling an agent's window, pure logic: pieces in chat order with their token counts, eviction choice,
 the extractive summary and the recalled section's text.
 
 The prompt is a list of chat messages: the system prompt, the core blocks and the summary as system
@@ -14,71 +14,21 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from memory.context.models import ContextMessage, CoreBlock, RecalledItem
+from memory.context.tokens import Counter
 
-__all__ = ["Piece", "TokenCounter", "build_pieces", "choose_evictions", "extractive_summary", "recalled_text"]
+__all__ = [
+    "Piece",
+    "build_pieces",
+    "choose_evictions",
+    "core_text",
+    "extractive_summary",
+    "recalled_text",
+    "summary_text",
+]
 
-_PROBE = "x"  # the system message chunks are measured after (a template may treat the first one specially)
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
-
-
-class TokenCounter:
-    """Token counts in the model's own chat template and tokenizer; estimates (4 bytes a token) when no local
-    model is loaded."""
-
-    def __init__(self, llm: Any) -> None:
-        self._llm = llm
-        self._reply: int | None = None
-        self._probe: str | None = None
-
-    @property
-    def exact(self) -> bool:
-        return bool(self._llm is not None and self._llm.available and self._llm.core is not None)
-
-    def text(self, text: str) -> int:
-        if not self.exact:
-            return max(1, len(text.encode()) // 4)
-        return self._llm.count_tokens(text)
-
-    def _render(self, messages: list[tuple[str, str]], gen: bool) -> str:
-        from aios.llm import ChatMessage
-
-        return self._llm.render_chat([ChatMessage(r, c) for r, c in messages], gen)
-
-    def head(self, content: str) -> int:
-        """The first piece: the system prompt (with anything the template puts before it)."""
-        if not self.exact:
-            return self.text(content) + 4
-        return self.text(self._render([("system", content)], False))
-
-    def chunk(self, role: str, content: str) -> int:
-        """A later piece: its own turn in the template."""
-        if not self.exact:
-            return self.text(content) + 4
-        if self._probe is None:
-            self._probe = self._render([("system", _PROBE)], False)
-        full = self._render([("system", _PROBE), (role, content)], False)
-        if full.startswith(self._probe):
-            return self.text(full[len(self._probe) :])
-        return self.text(full) - self.text(self._probe)  # a template that is not prefix-stable: best effort
-
-    def reply(self) -> int:
-        """The generation prompt the template appends (`<|im_start|>assistant\\n`)."""
-        if not self.exact:
-            return 3
-        if self._reply is None:
-            closed = self._render([("system", _PROBE)], False)
-            opened = self._render([("system", _PROBE)], True)
-            self._reply = self.text(opened[len(closed) :]) if opened.startswith(closed) else 0
-        return self._reply
-
-    def prompt(self, messages: list[tuple[str, str]]) -> int:
-        """The tokenizer's count of the whole rendered prompt (what the model is fed)."""
-        if not self.exact:
-            return sum(self.chunk(r, c) for r, c in messages) + self.reply()
-        return self.text(self._render(messages, True))
 
 
 @dataclass(frozen=True)
@@ -109,7 +59,7 @@ def build_pieces(
     messages: Sequence[ContextMessage],
     recalled: Sequence[RecalledItem],
     anchor: int | None,
-    count: TokenCounter,
+    count: Counter,
 ) -> list[Piece]:
     """The prompt in order, each piece with its tokens; the last piece is the generation prompt."""
     pieces = [Piece("system", "system", system_prompt, system_tokens)]

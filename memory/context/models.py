@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from aios.llm.types import Completion
 
 __all__ = [
     "AssembledContext",
@@ -122,8 +126,8 @@ class TurnResult:
     """Chat-with-context: the update after the reply was recorded, and the generation."""
 
     update: ContextUpdate
-    completion: object
-    """aios.llm.Completion of the reply."""
+    completion: Completion
+    """The generation of the reply."""
     prompt_tokens: int
 
 

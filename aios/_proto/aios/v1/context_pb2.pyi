@@ -316,3 +316,7 @@ class SwapOutResponse(_message.Message):
     where: str
     bytes: int
     def __init__(self, where: _Optional[str] = ..., bytes: _Optional[int] = ...) -> None: ...
+
+class ResetContextRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...

@@ -114,6 +114,11 @@ class ContextServiceStub:
                 request_serializer=aios_dot_v1_dot_context__pb2.SwapOutRequest.SerializeToString,
                 response_deserializer=aios_dot_v1_dot_context__pb2.SwapOutResponse.FromString,
                 _registered_method=True)
+        self.ResetContext = channel.unary_unary(
+                '/aios.v1.ContextService/ResetContext',
+                request_serializer=aios_dot_v1_dot_context__pb2.ResetContextRequest.SerializeToString,
+                response_deserializer=aios_dot_v1_dot_context__pb2.ContextUpdate.FromString,
+                _registered_method=True)
 
 
 class ContextServiceServicer:
@@ -224,6 +229,15 @@ class ContextServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ResetContext(self, request, context):
+        """Start a new conversation: every message in the window (pinned ones too) is paged out to recall storage,
+        where it stays searchable and can be paged back in; the summary and the recalled section are cleared and
+        the saved KV state is dropped. The system prompt and the core blocks stay.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ContextServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -301,6 +315,11 @@ def add_ContextServiceServicer_to_server(servicer, server):
                     servicer.SwapOut,
                     request_deserializer=aios_dot_v1_dot_context__pb2.SwapOutRequest.FromString,
                     response_serializer=aios_dot_v1_dot_context__pb2.SwapOutResponse.SerializeToString,
+            ),
+            'ResetContext': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResetContext,
+                    request_deserializer=aios_dot_v1_dot_context__pb2.ResetContextRequest.FromString,
+                    response_serializer=aios_dot_v1_dot_context__pb2.ContextUpdate.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -712,6 +731,33 @@ class ContextService:
             '/aios.v1.ContextService/SwapOut',
             aios_dot_v1_dot_context__pb2.SwapOutRequest.SerializeToString,
             aios_dot_v1_dot_context__pb2.SwapOutResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResetContext(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aios.v1.ContextService/ResetContext',
+            aios_dot_v1_dot_context__pb2.ResetContextRequest.SerializeToString,
+            aios_dot_v1_dot_context__pb2.ContextUpdate.FromString,
             options,
             channel_credentials,
             insecure,

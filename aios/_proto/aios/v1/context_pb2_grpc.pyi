@@ -65,6 +65,11 @@ class ContextServiceStub:
     """Memory-pressure and paging events, oldest first, after `after_id`."""
     SwapOut: _grpc.UnaryUnaryMultiCallable[_context_pb2.SwapOutRequest, _context_pb2.SwapOutResponse]
     """Move the context's saved KV state to disk now (or drop it: the next turn prefills in full)."""
+    ResetContext: _grpc.UnaryUnaryMultiCallable[_context_pb2.ResetContextRequest, _context_pb2.ContextUpdate]
+    """Start a new conversation: every message in the window (pinned ones too) is paged out to recall storage,
+    where it stays searchable and can be paged back in; the summary and the recalled section are cleared and
+    the saved KV state is dropped. The system prompt and the core blocks stay.
+    """
 
 @_typing.type_check_only
 class ContextServiceAsyncStub(ContextServiceStub):
@@ -102,6 +107,11 @@ class ContextServiceAsyncStub(ContextServiceStub):
     """Memory-pressure and paging events, oldest first, after `after_id`."""
     SwapOut: _aio.UnaryUnaryMultiCallable[_context_pb2.SwapOutRequest, _context_pb2.SwapOutResponse]  # type: ignore[assignment]
     """Move the context's saved KV state to disk now (or drop it: the next turn prefills in full)."""
+    ResetContext: _aio.UnaryUnaryMultiCallable[_context_pb2.ResetContextRequest, _context_pb2.ContextUpdate]  # type: ignore[assignment]
+    """Start a new conversation: every message in the window (pinned ones too) is paged out to recall storage,
+    where it stays searchable and can be paged back in; the summary and the recalled section are cleared and
+    the saved KV state is dropped. The system prompt and the core blocks stay.
+    """
 
 class ContextServiceServicer(metaclass=_abc_1.ABCMeta):
     """Context-window paging: each agent's conversation kept within the model's window. The window holds the
@@ -226,5 +236,16 @@ class ContextServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_context_pb2.SwapOutResponse, _abc.Awaitable[_context_pb2.SwapOutResponse]]:
         """Move the context's saved KV state to disk now (or drop it: the next turn prefills in full)."""
+
+    @_abc_1.abstractmethod
+    def ResetContext(
+        self,
+        request: _context_pb2.ResetContextRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_context_pb2.ContextUpdate, _abc.Awaitable[_context_pb2.ContextUpdate]]:
+        """Start a new conversation: every message in the window (pinned ones too) is paged out to recall storage,
+        where it stays searchable and can be paged back in; the summary and the recalled section are cleared and
+        the saved KV state is dropped. The system prompt and the core blocks stay.
+        """
 
 def add_ContextServiceServicer_to_server(servicer: ContextServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
