@@ -24,9 +24,10 @@ serve: install
 test: install
 	$(PY) -m pytest -q
 
-# The long run of what `make test` samples: >= 1,000 fuzzed cases per RPC and 20 kill -9 trials.
+# The long run of what `make test` samples: 1,000 fuzzed cases per RPC (the time budget only stops a wedged run;
+# the slowest RPCs, AddNotes and Reindex, take ~10 min each on 2 cores) and 20 kill -9 trials.
 fuzz: install
-	AIOS_FUZZ_SECONDS=7200 AIOS_FUZZ_EXAMPLES=1000 $(PY) -m pytest -q -s tests/test_fuzz.py tests/test_fuzz_llm.py
+	AIOS_FUZZ_SECONDS=100000 AIOS_FUZZ_EXAMPLES=1000 $(PY) -m pytest -q -s tests/test_fuzz.py tests/test_fuzz_llm.py
 	AIOS_CRASH_TRIALS=20 $(PY) -m pytest -q -s tests/test_crash.py -k kill_9
 
 lint: install

@@ -9,8 +9,10 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -28,6 +30,39 @@ _DATA_DIR = click.option(
 )  # fmt: skip
 
 
+def _stash_tls(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    """The TLS options reach load_config / the client through the context: the commands' signatures stay as is."""
+    ctx.meta.setdefault("aios.tls", {})[param.name] = value
+
+
+def _tls_options(*specs: tuple[str, str, str]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Options (flag, env var, help) whose values `_tls` returns, by option name."""
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        for flag, env, text in reversed(specs):
+            command = click.option(flag, envvar=env, expose_value=False, callback=_stash_tls,
+                                   type=click.Path(dir_okay=False), help=f"{text} [env {env}].")(command)  # fmt: skip
+        return command
+
+    return decorate
+
+
+def _tls() -> dict[str, Any]:
+    return dict(click.get_current_context().meta.get("aios.tls", {}))
+
+
+_SERVE_TLS = _tls_options(
+    ("--tls-cert", "AIOS_TLS_CERT", "PEM certificate (chain) of the kernel: TLS on its ports, with --tls-key"),
+    ("--tls-key", "AIOS_TLS_KEY", "PEM private key of --tls-cert"),
+    ("--tls-client-ca", "AIOS_TLS_CLIENT_CA", "PEM CA: clients must show a certificate it signed (mutual TLS)"),
+)
+_CLIENT_TLS = _tls_options(
+    ("--tls-ca", "AIOS_TLS_CA", "PEM CA the kernel's certificate is checked against: connect with TLS"),
+    ("--tls-client-cert", "AIOS_TLS_CLIENT_CERT", "PEM certificate to show a kernel that asks for one (with --tls-ca)"),
+    ("--tls-client-key", "AIOS_TLS_CLIENT_KEY", "PEM private key of --tls-client-cert"),
+)
+
+
 @click.group()
 @click.version_option(package_name="aios")
 def main() -> None:
@@ -38,14 +73,18 @@ def main() -> None:
 @_DATA_DIR
 @click.option("--port", envvar="AIOS_PORT", type=int, help=f"gRPC port [env AIOS_PORT; default {DEFAULT_PORT}].")
 @click.option("--host", envvar="AIOS_HOST", help="Bind address [env AIOS_HOST; default 127.0.0.1].")
+@click.option("--http-port", envvar="AIOS_HTTP_PORT", type=int,
+              help=f"HTTP port (OpenAI-compatible /v1, /health, /ready, /metrics); 0: any free one, -1: off "
+              f"[env AIOS_HTTP_PORT; default {DEFAULT_PORT + 1}].")  # fmt: skip
 @click.option("--config", "config_file", envvar="AIOS_CONFIG", type=click.Path(dir_okay=False, path_type=Path),
               help="TOML config file [env AIOS_CONFIG; default <data-dir>/aios.toml].")  # fmt: skip
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", envvar="AIOS_LOG_FORMAT",
               show_default=True, help="text: one plain line per record (coloured on a terminal); json: one JSON "
               "object per line (time, level, logger, message) [env AIOS_LOG_FORMAT].")  # fmt: skip
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging (with the periodic jobs' runs).")
-def serve(data_dir: Path | None, port: int | None, host: str | None, config_file: Path | None, log_format: str,  # type: ignore[no-untyped-def]
-          verbose: bool):  # fmt: skip
+@_SERVE_TLS
+def serve(data_dir: Path | None, port: int | None, host: str | None, http_port: int | None,  # type: ignore[no-untyped-def]
+          config_file: Path | None, log_format: str, verbose: bool):  # fmt: skip
     """Run the kernel until SIGTERM or Ctrl-C (a second Ctrl-C exits at once, status 130).
 
     While it runs, the kernel writes its address to <data-dir>/kernel.addr, where `aios shell` finds it.
@@ -53,7 +92,7 @@ def serve(data_dir: Path | None, port: int | None, host: str | None, config_file
     _setup_logging(verbose, log_format)
     os.umask(0o077)  # what the kernel writes (database, blobs, index, KV spills) is its user's alone
     try:
-        config = load_config(config_file, data_dir=data_dir, port=port, host=host)
+        config = load_config(config_file, data_dir=data_dir, port=port, host=host, http_port=http_port, **_tls())
         asyncio.run(_serve(config))
     except AiosError as exc:
         raise click.ClickException(exc.message) from None
@@ -153,7 +192,15 @@ def _client(target: str | None, token: str | None, data_dir: Path | None):  # ty
             target = address_file.read_text().strip()
         else:
             target = f"127.0.0.1:{os.environ.get('AIOS_PORT') or DEFAULT_PORT}"
-    return Client(target, token)
+    tls = _tls()
+    cert, key = tls.get("tls_client_cert"), tls.get("tls_client_key")
+    if bool(cert) != bool(key) or (cert and not tls.get("tls_ca")):
+        raise click.ClickException("--tls-client-cert and --tls-client-key go together, and with --tls-ca")
+    try:
+        return Client(target, token, tls=bool(tls.get("tls_ca")), root_certificates=tls.get("tls_ca"),
+                      certificate_chain=cert, private_key=key)  # fmt: skip
+    except AiosError as exc:
+        raise click.ClickException(exc.message) from None
 
 
 _TARGET = click.option(
@@ -172,6 +219,7 @@ _TOKEN = click.option(
 @click.option("-c", "command", help="Run one command and exit (status 1 if it failed).")
 @_TARGET
 @_TOKEN
+@_CLIENT_TLS
 @_DATA_DIR
 def shell(command: str | None, target: str | None, token: str | None, data_dir: Path | None) -> None:
     """The admin shell: agents, ps, stats, search ... ('help' inside lists them).
@@ -189,6 +237,24 @@ def shell(command: str | None, target: str | None, token: str | None, data_dir: 
         repl(client, console, Path.home() / ".aios" / "shell_history")
 
 
+@main.command()
+@_TARGET
+@_CLIENT_TLS
+@_DATA_DIR
+def mcp(target: str | None, data_dir: Path | None) -> None:
+    """Serve MCP over stdio as the agent of $AIOS_TOKEN, for desktop and IDE clients: memory, files and core
+    blocks as tools and resources, each call that agent's syscall. The kernel is found as `aios shell` finds it."""
+    from aios.mcp import resolve_target, run_stdio
+
+    token = os.environ.get("AIOS_TOKEN")
+    if not token:
+        raise click.ClickException("no token: set AIOS_TOKEN to the agent's token")
+    tls = _tls()
+    options = {"tls": True, "root_certificates": tls["tls_ca"], "certificate_chain": tls.get("tls_client_cert"),
+               "private_key": tls.get("tls_client_key")} if tls.get("tls_ca") else {}  # fmt: skip
+    run_stdio(resolve_target(target, data_dir), token, options)
+
+
 @main.group()
 def admin() -> None:
     """One-shot admin tasks against a running kernel."""
@@ -199,6 +265,7 @@ def admin() -> None:
 @click.option("--files", is_flag=True, help="The file system's semantic index instead of memory's.")
 @_TARGET
 @_TOKEN
+@_CLIENT_TLS
 @_DATA_DIR
 def reindex(agent: str | None, files: bool, target: str | None, token: str | None, data_dir: Path | None) -> None:
     """Rebuild the vector index from SQL, with a progress bar."""
@@ -216,6 +283,7 @@ def reindex(agent: str | None, files: bool, target: str | None, token: str | Non
 @click.option("--last", "last_s", type=float, default=0.0, help="Only the last N seconds.")
 @_TARGET
 @_TOKEN
+@_CLIENT_TLS
 @_DATA_DIR
 def timeline(path: Path, last_s: float, target: str | None, token: str | None, data_dir: Path | None) -> None:
     """Write an SVG timeline of the LLM scheduler (who ran on the model when)."""

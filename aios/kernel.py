@@ -2,7 +2,7 @@
 
 start() runs the list of `_parts`: lock the data dir → SQL + migrations, agents and the admin token → vector index
 and embedding model → LLM → memory (+ index repair) → note enrichment → memory jobs → context paging → files (+
-semantic index) → syscall queues → the LLM's intake → gRPC server → metrics → the address file. stop() (and a
+semantic index) → syscall queues → the LLM's intake → gRPC + HTTP servers → metrics → the address file. stop() (and a
 start that fails) stops the started parts in reverse: no more syscalls, drain them, end the LLM work still waiting
 or running (the intake's stop: the threads waiting for the model return), stop the queues and join the model's
 users (file and context summaries, memory jobs, note enrichment), and only then free the model. A thread inside
@@ -23,15 +23,18 @@ from typing import IO
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+from starlette.routing import BaseRoute
 
 from agents import AgentService
 from aios._db import create_engine, migrate
 from aios.config import ADDRESS_FILE, ADMIN_TOKEN_FILE, KernelConfig  # the file names re-exported
 from aios.embeddings import Embedder
-from aios.errors import FailedPrecondition
+from aios.errors import FailedPrecondition, Unavailable
+from aios.http import ClientPool, HttpServer, KernelHooks, Lifespan, Readiness, TlsFiles, build_app, readiness
 from aios.lifecycle import Lifecycle, Parts, Step, WorkerHealth
 from aios.llm import Backend, LLMService
-from aios.metrics import MetricsServer, collect
+from aios.mcp import McpHttp
+from aios.metrics import KernelMetrics, KernelState, MetricsServer
 from aios.vectors import VectorIndex
 from fs import BlobStore, FileService, SemanticIndex
 from memory import MemoryService, RepairReport
@@ -45,7 +48,7 @@ from syscalls.memory import MemoryServicer
 from syscalls.queues import ResourceQueue
 from syscalls.records import SyscallTable
 from syscalls.runtime import SyscallRuntime
-from syscalls.server import SyscallServer
+from syscalls.server import SyscallServer, server_credentials
 
 __all__ = ["ADDRESS_FILE", "ADMIN_TOKEN_FILE", "Kernel", "connect_address"]
 
@@ -136,17 +139,23 @@ class Kernel:
         self._given_embedder = embedder  # a test's (loaded once for many kernels); None: the one config names
         self._llm_backend = llm_backend  # a test's fake model; None: the backend config.llm names
         self.llm = LLMService(config.llm, config.data_dir)
-        self.table = SyscallTable(config.syscall_history)
+        self.metrics = KernelMetrics()  # its own registry: several kernels may share a process
+        self.table = SyscallTable(config.syscall_history, on_finished=self.metrics.syscall_finished)
+        self.llm.on_completion(self.metrics.completion)
         self._lock = DataDirLock(config.data_dir)
         self._queues = {name: ResourceQueue(name, q.capacity, q.workers, self.table)
                         for name, q in config.queues.items()}  # fmt: skip
         self._server: SyscallServer | None = None
         self._metrics: MetricsServer | None = None
+        self._http: HttpServer | None = None
+        self.http_routes: list[BaseRoute] = []  # served beside /v1 (e.g. Mount("/mcp", ...)); set before start
+        self.http_lifespans: list[Lifespan] = []  # entered while the HTTP face serves
         self._parts = Parts()
         self._grace_s = config.grace_period_s
         self.admin_token = ""
         self.port = 0
         self.metrics_port = 0
+        self.http_port = 0
 
     @property
     def target(self) -> str:
@@ -171,6 +180,7 @@ class Kernel:
             # a note being enriched stays pending), so every thread waiting for the model returns; it stays loaded.
             Step("the LLM's intake", lambda: None, llm.quiesce),
             Step("the gRPC server", self._start_server, self._drain),
+            Step("the HTTP face", self._start_http, self._stop_http),
             Step("the metrics endpoint", self._start_metrics, self._stop_metrics),
             Step("the address file", self._write_address, self._remove_address),
         ]
@@ -180,9 +190,10 @@ class Kernel:
         cfg = self.config
         cfg.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         await self._parts.start(self._lifecycle())
-        metrics = f"metrics on port {self.metrics_port}" if self._metrics is not None else "no metrics endpoint"
-        log.info("aios kernel serving gRPC on %s, %s; %s; data in %s", self.target, metrics, self._llm_summary(),
-                 cfg.data_dir.resolve())  # fmt: skip
+        http = f"HTTP on port {self.http_port}" if self._http is not None else "no HTTP face"
+        metrics = f"metrics on port {self.metrics_port}" if self.metrics_port else "no metrics endpoint"
+        log.info("aios kernel serving gRPC on %s, %s, %s; %s; data in %s", self.target, http, metrics,
+                 self._llm_summary(), cfg.data_dir.resolve())  # fmt: skip
 
     async def stop(self, grace_s: float | None = None) -> None:
         """Stop the started parts in reverse; syscalls in flight get `grace_s` to finish."""
@@ -276,7 +287,8 @@ class Kernel:
             FileServicer(runtime, self.files, cfg.limits.max_message_bytes),
             ContextServicer(runtime, self.context),
         ]
-        server = SyscallServer(servicers, cfg.host, cfg.port, cfg.limits.max_message_bytes)
+        tls = server_credentials(cfg.tls_cert, cfg.tls_key, cfg.tls_client_ca) if cfg.tls_cert and cfg.tls_key else None
+        server = SyscallServer(servicers, cfg.host, cfg.port, cfg.limits.max_message_bytes, tls)
         try:
             await server.start()
         except BaseException:
@@ -289,9 +301,41 @@ class Kernel:
         if self._server is not None:
             await self._server.stop(self._grace_s)
 
+    async def _start_http(self) -> None:
+        cfg, server = self.config, self._server
+        if cfg.http_port < 0 or server is None:
+            return
+        hooks = KernelHooks(server.internal_target or connect_address(cfg.host, self.port), self.agents.authenticate,
+                            self._embedder.encode, self._embedder.dimension, self.agents.is_admin,
+                            self._collect_metrics, self._readiness, cfg.limits.max_message_bytes)  # fmt: skip
+        tls = TlsFiles(cfg.tls_cert, cfg.tls_key, cfg.tls_client_ca) if cfg.tls_cert and cfg.tls_key else None
+        mcp = McpHttp(hooks.target, host=cfg.host)  # MCP over streamable HTTP at /mcp, bearer token per request
+        app = build_app(hooks, ClientPool(hooks.target), [*self.http_routes, mcp.route],
+                        [*self.http_lifespans, mcp.lifespan])  # fmt: skip
+        try:
+            http = HttpServer(app, cfg.host, cfg.http_port, tls, self._grace_s)
+            await http.start()
+        except Unavailable as exc:  # the kernel serves without its HTTP face rather than not at all
+            log.warning("HTTP face disabled: %s", exc.message)
+            return
+        self._http, self.http_port = http, http.port
+
+    async def _stop_http(self) -> None:
+        if self._http is not None:
+            await self._http.stop()
+            self._http = None
+
+    def _readiness(self) -> Readiness:
+        planned = [part.name for part in self._lifecycle()]
+        return readiness(planned, self._parts.started, self.llm.available, self.llm.unavailable_reason,
+                         self.config.llm.backend != "none")  # fmt: skip
+
     def _start_metrics(self) -> None:
         cfg = self.config
-        if cfg.metrics_port < 0:
+        self.metrics.read_state(KernelState(self.table, list(self._queues.values()), self.memory, self.llm, self.files,
+                                            self.agents.names, self._worker_health))  # fmt: skip
+        if cfg.metrics_port < 0 or (self._http is not None and cfg.metrics_port == cfg.http_port != 0):
+            self.metrics_port = self.http_port if cfg.metrics_port >= 0 else 0  # the HTTP face serves /metrics
             return
         try:
             self._metrics = MetricsServer(cfg.host, cfg.metrics_port, self._collect_metrics, self.agents.is_admin)
@@ -307,8 +351,8 @@ class Kernel:
             self._metrics = None
 
     def _collect_metrics(self) -> str:
-        return collect(self.table, list(self._queues.values()), self.memory, self.llm, self.files,
-                       agent_names=self.agents.names(), workers=self._worker_health())  # fmt: skip
+        """The metrics in Prometheus text format (aios.metrics.CONTENT_TYPE): what every /metrics serves."""
+        return self.metrics.exposition()
 
     def _worker_health(self) -> list[WorkerHealth]:
         """Every background worker's counts, for the metrics."""

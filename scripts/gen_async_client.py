@@ -14,7 +14,7 @@ The transform, on the syntax tree of each module of aios/client/_sync/:
   and `yield from x` becomes `async for item in x: yield item`;
 - names: Client -> AsyncClient, Iterator -> AsyncIterator, Generator[T, None, None] -> AsyncGenerator[T, None],
   next -> anext, iter -> aiter, open_remote -> open_remote_async, __enter__/__exit__ -> __aenter__/__aexit__,
-  grpc.insecure_channel -> grpc.aio.insecure_channel, aios.client._sync -> aios.client._async.
+  grpc.(in)secure_channel -> grpc.aio.(in)secure_channel, aios.client._sync -> aios.client._async.
 Then ruff sorts the imports and formats the result.
 """
 
@@ -120,7 +120,8 @@ class ToAsync(ast.NodeTransformer):
 
     def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
         self.generic_visit(node)
-        if node.attr == "insecure_channel" and isinstance(node.value, ast.Name) and node.value.id == "grpc":
+        channel = node.attr in ("insecure_channel", "secure_channel")
+        if channel and isinstance(node.value, ast.Name) and node.value.id == "grpc":
             node.value = ast.Attribute(ast.Name("grpc", ast.Load()), "aio", ast.Load())
         return node
 

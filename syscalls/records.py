@@ -59,8 +59,14 @@ class AgentMetrics:
 class SyscallTable:
     """Live syscalls plus a bounded history of finished ones. Safe to use from any thread."""
 
-    def __init__(self, history: int = 10_000, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, history: int = 10_000, clock: Callable[[], float] = time.time,
+        on_finished: Callable[[SyscallRecord], None] | None = None,
+    ) -> None:  # fmt: skip
+        """`on_finished(record)` runs once per syscall as it ends (the metrics' histograms and counters, which
+        the bounded history cannot give)."""
         self._ids = itertools.count(1)
+        self._on_finished = on_finished
         self._live: dict[int, SyscallRecord] = {}
         self._done: deque[SyscallRecord] = deque(maxlen=history)
         self._lock = threading.Lock()
@@ -86,6 +92,13 @@ class SyscallTable:
         with self._lock:
             self._live.pop(record.id, None)
             self._done.append(record)
+        if self._on_finished is not None:
+            self._on_finished(record)
+
+    def live_count(self) -> int:
+        """Syscalls admitted and not yet ended."""
+        with self._lock:
+            return len(self._live)
 
     def recent(self, agent_id: str | None = None, limit: int = 50) -> list[SyscallRecord]:
         """Live syscalls first (oldest first), then finished ones, newest first."""

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import importlib
+import os
+import secrets
+import ssl
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from aios.errors import Unavailable
+from aios.errors import InvalidArgument, Unavailable
 from syscalls.decoding import RequestDecoding
 
-__all__ = ["SyscallServer"]
+__all__ = ["SyscallServer", "server_credentials"]
 
 
 def _service_of(servicer: Any) -> tuple[Any, str]:
@@ -25,8 +29,44 @@ def _service_of(servicer: Any) -> tuple[Any, str]:
     return getattr(stubs, f"add_{base.__name__}_to_server"), messages.DESCRIPTOR.services_by_name[service].full_name
 
 
+def server_credentials(cert: str, key: str, client_ca: str | None = None) -> grpc.ServerCredentials:
+    """TLS credentials from PEM files; `client_ca` set: mutual TLS (a client must show a certificate it signed).
+
+    The files are loaded into an ssl context first: a bad file is refused here with its name, not at the first
+    handshake (where gRPC only logs it)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        context.load_cert_chain(cert, key)
+    except OSError as exc:
+        raise InvalidArgument(f"cannot use TLS certificate {cert} with key {key}: {_reason(exc)}") from None
+    try:
+        if client_ca:
+            context.load_verify_locations(client_ca)
+    except OSError as exc:
+        raise InvalidArgument(f"cannot use TLS client CA {client_ca}: {_reason(exc)}") from None
+    ca = Path(client_ca).read_bytes() if client_ca else None
+    pair = (Path(key).read_bytes(), Path(cert).read_bytes())
+    return grpc.ssl_server_credentials([pair], root_certificates=ca, require_client_auth=ca is not None)
+
+
+def _reason(exc: OSError) -> str:
+    if not isinstance(exc, ssl.SSLError):
+        return exc.strerror or str(exc)
+    if exc.reason == "KEY_VALUES_MISMATCH":
+        return "the key is not the certificate's"
+    return "not a PEM certificate and private key" if exc.library == "SSL" else f"{exc.reason or exc}"
+
+
 class SyscallServer:
-    def __init__(self, servicers: Sequence[Any], host: str, port: int, max_message_bytes: int) -> None:
+    def __init__(
+        self,
+        servicers: Sequence[Any],
+        host: str,
+        port: int,
+        max_message_bytes: int,
+        credentials: grpc.ServerCredentials | None = None,
+    ) -> None:
+        """`credentials`: TLS on the port (`server_credentials`); None: plaintext."""
         self._server = grpc.aio.server(
             interceptors=[RequestDecoding()],
             options=[
@@ -49,11 +89,26 @@ class SyscallServer:
         reflection.enable_server_reflection(names, self._server)
         busy = f"cannot listen on {host}:{port}: the port is in use (another aios kernel?) or the address is not local"
         try:
-            self.port = self._server.add_insecure_port(f"{host}:{port}")
+            address = f"{host}:{port}"
+            if credentials is None:
+                self.port = self._server.add_insecure_port(address)
+            else:
+                self.port = self._server.add_secure_port(address, credentials)
         except RuntimeError:
             raise Unavailable(busy) from None
         if self.port == 0:
             raise Unavailable(busy)
+        self.internal_target = self._add_internal_listener()
+
+    def _add_internal_listener(self) -> str | None:
+        """A plaintext listener on an abstract unix socket (no file; the name is random), for the kernel's own
+        faces (the HTTP face's SDK clients): it works whatever TLS the TCP port asks for. Callers still need a
+        token. None where the platform has no abstract sockets (then the faces dial the TCP port)."""
+        target = f"unix-abstract:aios-{os.getpid()}-{secrets.token_hex(8)}"
+        try:
+            return target if self._server.add_insecure_port(target) else None
+        except RuntimeError:
+            return None
 
     async def start(self) -> None:
         await self._server.start()

@@ -133,6 +133,7 @@ def kernel_config(data_dir: Path, **kwargs) -> KernelConfig:  # type: ignore[no-
     queues = kwargs.pop("queues", None)
     # LLM enrichment rewrites notes in the background; tests that want it turn it on.
     kwargs.setdefault("llm_enrichment", 0)
+    kwargs.setdefault("http_port", 0)  # never the default port: tests run side by side
     config = load_config(env={}, data_dir=data_dir, port=0, metrics_port=0, **kwargs)
     if queues:
         config = KernelConfig(**{**config.__dict__, "queues": {**config.queues, **queues}})

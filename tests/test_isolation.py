@@ -81,7 +81,7 @@ def test_metrics_are_the_admins_only(kernel: Kernel, admin: Client) -> None:
     for token in (None, "", "aios_not-a-token", creds.token):  # an agent's own valid token included
         assert _scrape(kernel, token) == (401, ""), token
     status, text = _scrape(kernel, kernel.admin_token)
-    assert status == 200 and f'aios_syscalls_total{{agent="{creds.agent.id}"}}' in text
+    assert status == 200 and f'aios_agent_info{{agent="{creds.agent.name}",agent_id="{creds.agent.id}"}}' in text
 
 
 def test_model_info_shows_an_agent_its_own_kv_cache_only(admin: Client, agents: tuple[Client, ...]) -> None:

@@ -236,8 +236,10 @@ def test_prometheus_metrics_endpoint(sqlite_kernel: Kernel, admin: Client) -> No
     base = f"http://127.0.0.1:{sqlite_kernel.metrics_port}"
     text = httpx.get(f"{base}/metrics", headers={"Authorization": f"Bearer {sqlite_kernel.admin_token}"}).text
     assert "# TYPE aios_syscalls_total counter" in text
-    assert f'aios_syscalls_total{{agent="{me}"}} 4' in text  # whoami, add, chat, write
-    assert "aios_files 1" in text and "aios_fs_index_backlog" in text
-    assert 'aios_queue_waiting{resource="memory"} 0' in text and "aios_notes 1" in text
-    assert f'aios_llm_requests_total{{agent="{me}"}} 1' in text and "aios_llm_jain_fairness" in text
+    assert f'aios_agent_info{{agent="measured",agent_id="{me}"}} 1.0' in text  # agents are labelled by name
+    for kind in ("admin.identity", "memory.add", "llm.chat", "fs.write"):
+        assert f'aios_syscalls_total{{agent="measured",status="done",syscall="{kind}"}} 1.0' in text, kind
+    assert "aios_files 1.0" in text and "aios_fs_index_backlog" in text
+    assert 'aios_queue_waiting{resource="memory"} 0.0' in text and "aios_notes 1.0" in text
+    assert 'aios_llm_requests_total{agent="measured"} 1.0' in text and "aios_llm_jain_fairness" in text
     assert httpx.get(f"{base}/other").status_code == 404

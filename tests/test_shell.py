@@ -300,7 +300,7 @@ def test_agents_are_shown_by_name(sqlite_kernel: Kernel) -> None:
                                     headers={"Authorization": f"Bearer {sqlite_kernel.admin_token}"})  # fmt: skip
     with urllib.request.urlopen(scrape) as response:
         metrics = response.read().decode()
-    assert f'aios_agent_info{{agent="{creds.agent.id}",agent_name="named-one"}} 1' in metrics
+    assert f'aios_agent_info{{agent="named-one",agent_id="{creds.agent.id}"}} 1.0' in metrics
 
 
 # Left out of the random lines: commands that wait for Ctrl-C, write files where the test runs, or run the

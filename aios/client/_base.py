@@ -26,13 +26,16 @@ CHANNEL_OPTIONS = [
 
 
 @contextlib.contextmanager
-def map_errors() -> Iterator[None]:
-    """Turn grpc.RpcError into the aios error tree; nothing else escapes."""
+def map_errors(closed_hint: str = "") -> Iterator[None]:
+    """Turn grpc.RpcError into the aios error tree; nothing else escapes. `closed_hint`: added to the message
+    when the kernel closed the connection at once (a TLS handshake it refused; see Caller)."""
     try:
         yield
     except grpc.RpcError as exc:
         code = exc.code() if hasattr(exc, "code") else None
         details = exc.details() if hasattr(exc, "details") else str(exc)
+        if closed_hint and code == grpc.StatusCode.UNAVAILABLE and "Socket closed" in (details or ""):
+            details += f" ({closed_hint})"
         raise error_for_code(code.name if code else "UNKNOWN", details or "") from None
 
 

@@ -52,6 +52,12 @@ class Accounting:
         self._stats: dict[str, AgentLLMStats] = {}
         self._quotas: dict[str, int] = {}
         self._buckets: dict[str, _TokenBucket] = {}
+        self._listeners: list[Callable[[str, JobClass, Completion], None]] = []
+
+    def on_charge(self, listener: Callable[[str, JobClass, Completion], None]) -> None:
+        """`listener(agent_id, job_class, completion)` runs after every completion is accounted (the metrics'
+        TTFT and time-per-token histograms)."""
+        self._listeners.append(listener)
 
     def set_quota(self, agent_id: str, tokens_per_minute: int) -> None:
         if tokens_per_minute < 0:
@@ -90,6 +96,8 @@ class Accounting:
             s.turnaround_s += c.total_s
             s.tpot_s += (c.total_s - c.ttft_s) / max(1, c.usage.completion_tokens - 1)
             s.preemptions += c.preemptions
+        for listener in self._listeners:
+            listener(agent_id, job_class, c)
 
     def snapshot(self) -> tuple[list[AgentLLMStats], dict[str, int]]:
         """Copies of every agent's statistics, and the quotas set per agent."""

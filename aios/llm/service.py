@@ -185,6 +185,10 @@ class LLMService:
     def set_quota(self, agent_id: str, tokens_per_minute: int) -> None:
         self._accounting.set_quota(agent_id, tokens_per_minute)
 
+    def on_completion(self, listener: Callable[[str, JobClass, Completion], None]) -> None:
+        """`listener(agent_id, job_class, completion)` after every completion (the kernel's metrics)."""
+        self._accounting.on_charge(listener)
+
     def info(self, agent_id: str | None = None) -> ModelInfo:
         """The model and its state. For an agent (`agent_id`): the KV cache its own sessions use, and none of
         the figures that move with other agents' work (context switches, KV save/restore counters, the

@@ -16,4 +16,5 @@ __all__ = ["Client"]
 
 
 class Client(MemoryCalls, AdminCalls, LLMCalls, ContextCalls, FileCalls):
-    """Blocking client. `Client(target, token)`; token defaults to $AIOS_TOKEN, target to $AIOS_TARGET."""
+    """Blocking client. `Client(target, token)`; token defaults to $AIOS_TOKEN, target to $AIOS_TARGET.
+    A kernel with TLS: `Client(target, token, tls=True, root_certificates=<CA file or PEM bytes>)`."""
