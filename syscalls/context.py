@@ -8,7 +8,6 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from aios._proto.aios.v1 import common_pb2, context_pb2, context_pb2_grpc, llm_pb2
-from aios.llm import Completion
 from memory.context import (
     AssembledContext,
     ContextEvent,
@@ -174,9 +173,7 @@ def to_proto_update(u: ContextUpdate) -> context_pb2.ContextUpdate:
 
 
 def to_proto_reply(r: TurnResult) -> context_pb2.ContextReply:
-    completion = r.completion
-    assert isinstance(completion, Completion)  # memory.context types it `object`; it is the llm's Completion
-    return context_pb2.ContextReply(completion=to_proto_completion(completion), update=to_proto_update(r.update),
+    return context_pb2.ContextReply(completion=to_proto_completion(r.completion), update=to_proto_update(r.update),
                                     prompt_tokens=r.prompt_tokens)  # fmt: skip
 
 

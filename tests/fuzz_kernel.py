@@ -23,16 +23,6 @@ from tests.fake_llm import FakeBackend
 from tests.fuzz_world import BugLog, World, rss
 
 
-class _Backend(FakeBackend):
-    """The fake model, with the chat-template signature context paging calls and short replies."""
-
-    def __init__(self) -> None:
-        super().__init__(eos_after=8)
-
-    def render_chat(self, messages: list[Any], add_generation_prompt: bool = True) -> str:  # type: ignore[override]
-        return super().render_chat(messages)
-
-
 @contextlib.contextmanager
 def seeded_world(base: Path, embedder: Embedder) -> Iterator[World]:
     """The seeded kernel in `base`, with a channel to it; the kernel's error log is kept while it runs."""
@@ -41,7 +31,7 @@ def seeded_world(base: Path, embedder: Embedder) -> Iterator[World]:
     # files do not keep both cores busy embedding.
     config = kernel_config(base / "data", context={"summary_llm": 0, "idle_swap_s": 0}, fs={"index_max_bytes": 16_384})
     threaded = ThreadedKernel(config, embedder)
-    threaded.kernel = Kernel(config, embedder=embedder, llm_backend=_Backend())
+    threaded.kernel = Kernel(config, embedder=embedder, llm_backend=FakeBackend(eos_after=8))
     bugs = BugLog()
     loggers = [logging.getLogger(name) for name in ("aios", "grpc")]
     for logger in loggers:
