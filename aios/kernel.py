@@ -25,30 +25,30 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from starlette.routing import BaseRoute
 
-from agents import AgentService
 from aios._db import create_engine, migrate
+from aios.agents import AgentService
 from aios.config import ADDRESS_FILE, ADMIN_TOKEN_FILE, KernelConfig  # the file names re-exported
 from aios.embeddings import Embedder
 from aios.errors import FailedPrecondition, Unavailable
+from aios.fs import BlobStore, FileService, SemanticIndex
 from aios.http import ClientPool, HttpServer, KernelHooks, Lifespan, Readiness, TlsFiles, build_app, readiness
 from aios.lifecycle import Lifecycle, Parts, Step, WorkerHealth
 from aios.llm import Backend, LLMService
 from aios.mcp import McpHttp
+from aios.memory import MemoryService, RepairReport
+from aios.memory.context import ContextService
+from aios.memory.jobs import MemoryJobs
 from aios.metrics import KernelMetrics, KernelState, MetricsServer
+from aios.syscalls.admin import AdminServicer
+from aios.syscalls.context import ContextServicer
+from aios.syscalls.files import FileServicer
+from aios.syscalls.llm import LLMServicer
+from aios.syscalls.memory import MemoryServicer
+from aios.syscalls.queues import ResourceQueue
+from aios.syscalls.records import SyscallTable
+from aios.syscalls.runtime import SyscallRuntime
+from aios.syscalls.server import SyscallServer, server_credentials
 from aios.vectors import VectorIndex
-from fs import BlobStore, FileService, SemanticIndex
-from memory import MemoryService, RepairReport
-from memory.context import ContextService
-from memory.jobs import MemoryJobs
-from syscalls.admin import AdminServicer
-from syscalls.context import ContextServicer
-from syscalls.files import FileServicer
-from syscalls.llm import LLMServicer
-from syscalls.memory import MemoryServicer
-from syscalls.queues import ResourceQueue
-from syscalls.records import SyscallTable
-from syscalls.runtime import SyscallRuntime
-from syscalls.server import SyscallServer, server_credentials
 
 __all__ = ["ADDRESS_FILE", "ADMIN_TOKEN_FILE", "Kernel", "connect_address"]
 

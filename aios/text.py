@@ -13,7 +13,7 @@ from collections import Counter
 __all__ = ["MAX_TERM", "STOPWORDS", "context_of", "keywords_of", "tags_of", "words"]
 
 MAX_TERM = 64
-"""The longest keyword or tag a note may hold: the write check (memory/service.py) and extraction share it, so an
+"""The longest keyword or tag a note may hold: the write check (aios/memory/service.py) and extraction share it, so an
 extracted term (a pasted checksum is one long "word") never makes a note that the check refuses."""
 
 STOPWORDS = frozenset(

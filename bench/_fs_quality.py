@@ -69,7 +69,7 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 def run_quality(args: argparse.Namespace, console: Any) -> dict[str, Any]:
     from aios.config import FsConfig
-    from fs.passages import chunk_text
+    from aios.fs.passages import chunk_text
 
     load = {"before": loadavg()}
     with console.status("reading LongMemEval"):

@@ -43,16 +43,16 @@ def run_quality(args: argparse.Namespace, console: Any) -> dict[str, Any]:
     import numpy as np
     import sqlalchemy as sa
 
-    from agents.service import AgentService
     from aios import lexical
     from aios._db import create_engine, migrate
+    from aios.agents.service import AgentService
     from aios.config import LimitsConfig
     from aios.embeddings import Embedder
+    from aios.memory import MemoryService
+    from aios.memory.models import NewNote
+    from aios.memory.search import CANDIDATES
+    from aios.memory.temporal import windows_of
     from aios.vectors import VectorIndex
-    from memory import MemoryService
-    from memory.models import NewNote
-    from memory.search import CANDIDATES
-    from memory.temporal import windows_of
 
     load = {"before": loadavg()}
     with console.status("reading LongMemEval"):

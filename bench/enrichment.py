@@ -8,7 +8,7 @@ memory is built twice over the same turns, each in its own SQLite database:
 - off: extractive enrichment only (keywords, context, tags from the note's own words; similarity links);
 - on: the same, then the kernel's LLM (the bundled SmolLM2-135M through the real scheduler, background
   class) fills keywords / context / tags where its proposals are grounded in the note
-  (memory/grounding.py), and judges each new note's links — what `llm_enrichment = on` does in the kernel.
+  (aios/memory/grounding.py), and judges each new note's links — what `llm_enrichment = on` does in the kernel.
 
 The model writes about a few notes a second at best, so each question's haystack is cut to its evidence
 sessions plus the sessions next to them in time (`--distractors`), the same cut for both sides.
@@ -81,14 +81,14 @@ def cut(q: Any, distractors: int) -> Any:
 
 
 def run(args: argparse.Namespace, console: Any) -> dict[str, Any]:
-    from agents.service import AgentService
     from aios._db import create_engine, migrate
+    from aios.agents.service import AgentService
     from aios.config import LimitsConfig, LLMConfig
     from aios.embeddings import Embedder
     from aios.llm import LLMService
+    from aios.memory import MemoryService
+    from aios.memory.models import NewNote
     from aios.vectors import VectorIndex
-    from memory import MemoryService
-    from memory.models import NewNote
 
     sessions = load_sessions(args.data)
     questions, _ = load_questions(args.data, sessions)

@@ -185,8 +185,8 @@ class Storage:
     embedder, and the config. Tests build the service they test from it directly (no gRPC, no model)."""
 
     def __init__(self, config: KernelConfig, embedder: Embedder) -> None:
-        from agents import AgentService
         from aios._db import create_engine, migrate
+        from aios.agents import AgentService
         from aios.vectors import VectorIndex
 
         self.config = config

@@ -38,7 +38,7 @@ from aios._proto.aios.v1 import (
     memory_pb2_grpc,
 )
 from aios.kernel import Kernel
-from syscalls.records import SyscallStatus
+from aios.syscalls.records import SyscallStatus
 from tests.fuzz_protos import int_range
 
 SECONDS = float(os.environ.get("AIOS_FUZZ_SECONDS", "25"))

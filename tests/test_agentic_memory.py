@@ -12,7 +12,7 @@ import pytest
 
 from aios.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from aios.kernel import Kernel
-from memory import ForgettingConfig, MemoryService, NewNote, NoteUpdate, SearchFilters, retention
+from aios.memory import ForgettingConfig, MemoryService, NewNote, NoteUpdate, SearchFilters, retention
 from tests.conftest import Storage
 
 DAY = 86_400.0
@@ -283,7 +283,7 @@ def test_link_judgements_wait_in_a_queue_that_survives_a_restart(clocked) -> Non
 
     import sqlalchemy as sa
 
-    from memory._schema import note_link_queue
+    from aios.memory._schema import note_link_queue
 
     memory, _, storage = clocked
     a = _agent(storage, "linker")

@@ -10,10 +10,10 @@ import pytest
 
 from aios.config import ContextConfig
 from aios.errors import FailedPrecondition, InvalidArgument
-from memory.context import policy
-from memory.context.assembly import choose_evictions, extractive_summary
-from memory.context.models import ContextMessage, RecalledItem
-from memory.context.state import Change, State
+from aios.memory.context import policy
+from aios.memory.context.assembly import choose_evictions, extractive_summary
+from aios.memory.context.models import ContextMessage, RecalledItem
+from aios.memory.context.state import Change, State
 
 CONFIG = ContextConfig(window_tokens=400, reply_reserve=20, recall_tokens=60, keep_last_messages=2, summary_tokens=40)
 

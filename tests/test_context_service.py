@@ -14,11 +14,11 @@ from aios.config import ContextConfig
 from aios.errors import FailedPrecondition
 from aios.llm.port import LLMPort
 from aios.llm.types import ChatMessage, Completion, JobClass, SamplingParams, Usage
-from memory import MemoryService
-from memory.context import ContextService
-from memory.context._schema import context_messages
-from memory.context.service import quarantined
-from memory.context.tokens import TokenCounter
+from aios.memory import MemoryService
+from aios.memory.context import ContextService
+from aios.memory.context._schema import context_messages
+from aios.memory.context.service import quarantined
+from aios.memory.context.tokens import TokenCounter
 from tests.conftest import Storage
 
 CONFIG = ContextConfig(window_tokens=600, reply_reserve=32, recall_tokens=80, keep_last_messages=2, summary_tokens=48,

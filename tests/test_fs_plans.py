@@ -8,9 +8,9 @@ from dataclasses import replace
 import pytest
 
 from aios.errors import FailedPrecondition
-from fs import plans
-from fs.blobs import Blob
-from fs.plans import Edit, FileRow, VersionRow
+from aios.fs import plans
+from aios.fs.blobs import Blob
+from aios.fs.plans import Edit, FileRow, VersionRow
 
 
 def _row(path: str, kind: str = "file", version: int = 1, sha: str | None = "aa", deleted: bool = False) -> FileRow:

@@ -13,9 +13,9 @@ import pytest
 
 from aios import errors
 from aios.config import FsConfig
+from aios.fs import BlobStore, FileEvent, FileService, SemanticIndex
+from aios.fs.index import collection
 from aios.llm import ChatMessage, Completion, JobClass, LLMPort, SamplingParams, Usage
-from fs import BlobStore, FileEvent, FileService, SemanticIndex
-from fs.index import collection
 from tests.conftest import Storage
 
 TEXTS = {

@@ -277,7 +277,7 @@ def test_llm_enrichment_through_the_scheduler(tmp_path: Path, embedder: Embedder
     and a field the user set stays the user's."""
     import time
 
-    from memory.grounding import TERM_FLOOR
+    from aios.memory.grounding import TERM_FLOOR
 
     texts = {
         "cat": ("I adopted a grey cat named Pixel from the shelter last Saturday.", None),

@@ -1,4 +1,4 @@
-"""Links judged by the LLM and the neighbour evolution it proposes (memory/linking.py), after the write, in
+"""Links judged by the LLM and the neighbour evolution it proposes (aios/memory/linking.py), after the write, in
 the background class. The real SmolLM2 model through the kernel's scheduler; a scripted fake only for the
 state machine (bad replies fall back to the similarity decision; LLM evolution is undone like any other), with the
 service built on the storage fixture (no kernel)."""
@@ -16,9 +16,9 @@ import pytest
 
 from aios.embeddings import Embedder
 from aios.kernel import Kernel
-from memory import MemoryService, NewNote, NoteUpdate
-from memory.grounding import Grounding
-from memory.linking import LLM_REASON_PREFIX, link_schema, parse_links
+from aios.memory import MemoryService, NewNote, NoteUpdate
+from aios.memory.grounding import Grounding
+from aios.memory.linking import LLM_REASON_PREFIX, link_schema, parse_links
 from tests.conftest import Storage
 
 OLD = "Our staging database runs PostgreSQL 15 on port 5432."

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from aios.config import LimitsConfig
 from aios.embeddings import Embedder
+from aios.memory import ForgettingConfig, MemoryService, NewNote, retention, strengthened
 from aios.text import context_of, keywords_of
-from memory import ForgettingConfig, MemoryService, NewNote, retention, strengthened
 from tests.conftest import Storage
 
 
@@ -36,9 +36,9 @@ def test_search_waits_for_its_lexical_ranking_without_holding_a_connection(any_s
 
     import sqlalchemy as sa
 
-    from memory.search import NoteSearch
-    from memory.store import NoteStore
-    from memory.validation import Validator
+    from aios.memory.search import NoteSearch
+    from aios.memory.store import NoteStore
+    from aios.memory.validation import Validator
 
     s = any_storage
     a = s.new_agent("one-connection")
@@ -80,7 +80,7 @@ def test_one_text_encodes_like_a_batch_and_keeps_the_thread_count(embedder: Embe
 def test_decay_job_is_scheduled_in_a_persistent_store(storage: Storage) -> None:
     import sqlalchemy as sa
 
-    from memory.jobs import MemoryJobs
+    from aios.memory.jobs import MemoryJobs
 
     memory = MemoryService(storage.engine, storage.embedder, storage.vectors, agents=storage.agents)
     config = storage.config
@@ -119,7 +119,7 @@ def test_recall_strengthens(strength: float) -> None:
 
 
 def test_enrichment_parsing_is_validated() -> None:
-    from memory.enrichment import parse_enrichment
+    from aios.memory.enrichment import parse_enrichment
 
     good = parse_enrichment(
         '{"keywords": ["Tea ", "tea", "green tea"], "context": "Bob likes tea.", "tags": ["drinks"]}'

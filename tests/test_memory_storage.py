@@ -12,8 +12,8 @@ import pytest
 
 from aios import lexical
 from aios.errors import InvalidArgument, NotFound
-from memory import ForgettingConfig, MemoryService, NewNote, SearchFilters
-from memory.store import NoteStore
+from aios.memory import ForgettingConfig, MemoryService, NewNote, SearchFilters
+from aios.memory.store import NoteStore
 from tests.conftest import Storage
 
 FACTS = [

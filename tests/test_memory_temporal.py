@@ -1,5 +1,5 @@
 """Time-aware ranking: time expressions in a query, resolved against `as_of`, re-rank notes by how close their
-event time is (memory/temporal.py). Real SQLite, Chroma and embedding model; the SDK over gRPC."""
+event time is (aios/memory/temporal.py). Real SQLite, Chroma and embedding model; the SDK over gRPC."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from aios import errors
 from aios.client import Client
 from aios.errors import InvalidArgument
 from aios.kernel import Kernel
-from memory import NewNote
-from memory.temporal import DAY, proximity, windows_of
+from aios.memory import NewNote
+from aios.memory.temporal import DAY, proximity, windows_of
 
 FRIDAY = dt.datetime(2023, 5, 5, 16, 42, tzinfo=dt.UTC).timestamp()
 

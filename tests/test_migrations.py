@@ -21,7 +21,7 @@ from alembic.migration import MigrationContext
 from aios._db import create_engine, metadata, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("aios", "memory", "fs", "syscalls", "agents")
+PACKAGES = ("aios",)
 
 # What the migrations create with raw SQL that SQLAlchemy's metadata cannot express. Each is named with why.
 IGNORED_TABLE_PREFIXES = {
@@ -33,7 +33,7 @@ IGNORED_COLUMNS = {
     ("notes", "search_tsv"): "PostgreSQL: tsvector GENERATED ALWAYS AS (to_tsvector(...)) STORED (migration 0002)",
     ("fs_chunks", "search_tsv"): "PostgreSQL: the same generated tsvector over the chunk text (migration 0003)",
     ("notes", "search_body"): "PostgreSQL only: the text the tsvector is computed from (migration 0002); "
-    "memory/_schema.py keeps it out of the notes table because SQLite's notes have no such column",
+    "aios/memory/_schema.py keeps it out of the notes table because SQLite's notes have no such column",
 }
 IGNORED_INDEXES = {
     "ix_notes_search_tsv": "PostgreSQL: GIN index on the generated tsvector (migration 0002)",

@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from aios.errors import DeadlineExceeded, InvalidArgument, ResourceExhausted
-from syscalls import ResourceQueue, SyscallStatus, SyscallTable
+from aios.syscalls import ResourceQueue, SyscallStatus, SyscallTable
 
 
 def _queue(capacity: int = 2, workers: int = 1) -> tuple[ResourceQueue, SyscallTable]:

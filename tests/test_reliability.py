@@ -23,8 +23,8 @@ from aios.cli import main
 from aios.client import Client
 from aios.embeddings import Embedder
 from aios.kernel import Kernel
+from aios.memory.context._schema import context_messages, context_quarantine
 from aios.text import MAX_TERM, keywords_of
-from memory.context._schema import context_messages, context_quarantine
 from tests.conftest import ThreadedKernel, kernel_config
 
 CHECKSUM = "a3" * 64 + "f"  # a pasted sha512-like checksum: one 129-character "word"

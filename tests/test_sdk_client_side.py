@@ -14,8 +14,9 @@ from aios.client import Note, NoteLink, SchedulerEvent
 from aios.render.graph import to_dot, to_svg
 from aios.render.timeline import render_svg
 
-SERVER = ("memory", "fs", "syscalls", "agents", "aios.kernel", "aios.llm", "aios.vectors", "aios._db",
-          "aios.embeddings", "torch", "chromadb", "llama_cpp", "sentence_transformers", "sqlalchemy")  # fmt: skip
+SERVER = ("aios.memory", "aios.fs", "aios.syscalls", "aios.agents", "aios.kernel", "aios.llm", "aios.vectors",
+          "aios._db", "aios.embeddings", "torch", "chromadb", "llama_cpp", "sentence_transformers",
+          "sqlalchemy")  # fmt: skip
 
 
 @pytest.mark.parametrize("module", ["aios.client", "aios.shell", "aios.render.graph", "aios.render.timeline"])

@@ -19,7 +19,7 @@ def hand_written() -> list[Path]:
         listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "*.py"], cwd=ROOT,
                                 capture_output=True, text=True, check=True).stdout.split()  # fmt: skip
     except (OSError, subprocess.CalledProcessError):  # not a checkout (e.g. an unpacked source tree)
-        dirs = ("aios", "memory", "fs", "syscalls", "agents", "tests", "bench", "scripts")
+        dirs = ("aios", "tests", "bench", "scripts")
         listed = [str(p.relative_to(ROOT)) for d in dirs for p in (ROOT / d).rglob("*.py")]
     return [ROOT / p for p in listed if not p.startswith(GENERATED) and (ROOT / p).is_file()]
 

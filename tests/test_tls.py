@@ -24,7 +24,7 @@ from aios.client import AsyncClient, Client
 from aios.embeddings import Embedder
 from aios.errors import InvalidArgument, Unavailable
 from aios.kernel import Kernel
-from syscalls.server import server_credentials
+from aios.syscalls.server import server_credentials
 from tests.conftest import ThreadedKernel, free_port, kernel_config
 from tests.daemon import AIOS
 

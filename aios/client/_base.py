@@ -12,8 +12,8 @@ from collections.abc import Iterator
 
 import grpc
 
+from aios._defaults import DEFAULT_PORT
 from aios.client._ops import Operations
-from aios.config import DEFAULT_PORT
 from aios.errors import Unauthenticated, error_for_code
 
 __all__ = ["CHANNEL_OPTIONS", "DEFAULT_TARGET", "BaseClient", "map_errors"]

@@ -27,7 +27,7 @@ from aios.metrics._state import KernelState, StateCollector
 
 if TYPE_CHECKING:
     from aios.llm.types import Completion, JobClass
-    from syscalls.records import SyscallRecord
+    from aios.syscalls.records import SyscallRecord
 
 __all__ = ["CONTENT_TYPE", "MAX_SYSCALL_KINDS", "KernelMetrics"]
 

@@ -14,11 +14,11 @@ from aios.errors import AiosError
 from aios.metrics._agents import OTHER, AgentCounters, CounterKey
 
 if TYPE_CHECKING:
+    from aios.fs import FileService
     from aios.lifecycle import WorkerHealth
     from aios.llm import LLMService
-    from fs import FileService
-    from memory import MemoryService
-    from syscalls import ResourceQueue, SyscallTable
+    from aios.memory import MemoryService
+    from aios.syscalls import ResourceQueue, SyscallTable
 
 __all__ = ["KernelState", "StateCollector"]
 

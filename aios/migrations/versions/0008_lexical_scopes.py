@@ -17,7 +17,7 @@ down_revision = "0007"
 branch_labels = None
 depends_on = None
 
-# (FTS5 table, its key column, the (row_id, scope) pairs): as memory/_schema.py and fs/_schema.py define them.
+# (FTS5 table, its key column, the (row_id, scope) pairs): as aios/memory/_schema.py and aios/fs/_schema.py define them.
 _FTS = (
     ("notes_fts", "note_id", "SELECT id AS row_id, agent_id AS scope FROM notes UNION "
      "SELECT s.note_id, s.agent_id FROM note_shares s JOIN agents a ON a.id = s.agent_id"),

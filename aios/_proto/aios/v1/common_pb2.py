@@ -24,13 +24,14 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14\x61ios/v1/common.proto\x12\x07\x61ios.v1\"B\n\x0fSubsystemStatus\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tavailable\x18\x02 \x01(\x08\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\"\x12\n\x10GetStatusRequestb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14\x61ios/v1/common.proto\x12\x07\x61ios.v1\"B\n\x0fSubsystemStatus\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tavailable\x18\x02 \x01(\x08\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\"\x12\n\x10GetStatusRequestBK\n\x0b\x64\x65v.aios.v1B\x0b\x43ommonProtoP\x01Z\x0e\x61ios/v1;aiosv1\xaa\x02\x07\x41ios.V1\xca\x02\x07\x41ios\\V1\xea\x02\x08\x41ios::V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'aios.v1.common_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
-  DESCRIPTOR._loaded_options = None
+  _globals['DESCRIPTOR']._loaded_options = None
+  _globals['DESCRIPTOR']._serialized_options = b'\n\013dev.aios.v1B\013CommonProtoP\001Z\016aios/v1;aiosv1\252\002\007Aios.V1\312\002\007Aios\\V1\352\002\010Aios::V1'
   _globals['_SUBSYSTEMSTATUS']._serialized_start=33
   _globals['_SUBSYSTEMSTATUS']._serialized_end=99
   _globals['_GETSTATUSREQUEST']._serialized_start=101

@@ -1,5 +1,0 @@
-"""The kernel's view of client agents: identity, credentials and revocation."""
-
-from agents.service import Agent, AgentService, Principal
-
-__all__ = ["Agent", "AgentService", "Principal"]
